@@ -1,0 +1,46 @@
+from django.contrib import admin
+
+from .models import ApiToken, CustomRole, Membership, Organization
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "refund_sync_enabled", "created_at")
+    search_fields = ("slug", "name")
+    # Secrets are write-only here: shown neither in lists nor read back on the change page.
+    exclude = ()
+
+    def get_form(self, request, obj=None, **kwargs):
+        from django import forms
+
+        form = super().get_form(request, obj, **kwargs)
+        for field in ("stripe_secret_key", "stripe_webhook_secret"):
+            form.base_fields[field].widget = forms.PasswordInput(render_value=False)
+            form.base_fields[field].required = False
+            form.base_fields[field].help_text = "Leave empty to keep the current value."
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            previous = Organization.objects.get(pk=obj.pk)
+            for field in ("stripe_secret_key", "stripe_webhook_secret"):
+                if not form.cleaned_data.get(field):
+                    setattr(obj, field, getattr(previous, field))
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(CustomRole)
+class CustomRoleAdmin(admin.ModelAdmin):
+    list_display = ("name", "organization")
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "organization", "role", "custom_role")
+    list_filter = ("role",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "membership", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("token_hash", "prefix", "created_at", "last_used_at")

@@ -1,0 +1,87 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+from .permissions import Permission, Role, role_permits
+
+
+class Organization(models.Model):
+    """A workspace operator: the tenant every other object belongs to."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=200)
+    stripe_secret_key = models.CharField(max_length=255, blank=True)
+    stripe_webhook_secret = models.CharField(max_length=255, blank=True)
+    # Only platform staff may turn this off (in Django admin), as in Flex where operators "contact support".
+    refund_sync_enabled = models.BooleanField(default=True)
+    default_currency = models.CharField(max_length=3, default="usd")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomRole(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="custom_roles")
+    name = models.CharField(max_length=100)
+    permissions = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="custom_role_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's place in one organization, with the role that decides what they may do there."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=[(r.value, r.value.title()) for r in Role])
+    custom_role = models.ForeignKey(CustomRole, null=True, blank=True, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=(models.Q(role="custom", custom_role__isnull=False) | ~models.Q(role="custom")),
+                name="membership_custom_role_set",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization} ({self.role_label})"
+
+    @property
+    def role_label(self) -> str:
+        return self.custom_role.name if self.role == Role.CUSTOM and self.custom_role else self.role.title()
+
+    def has_permission(self, permission: Permission | str) -> bool:
+        custom = frozenset(self.custom_role.permissions) if self.custom_role else frozenset()
+        return role_permits(self.role, custom, str(permission))
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A Bearer token for the REST API. Only its SHA-256 is stored; the token is shown once when created."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="api_tokens")
+    token_hash = models.CharField(max_length=64, unique=True, validators=[RegexValidator(r"^[0-9a-f]{64}$")])
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.membership})"
+
+    @staticmethod
+    def generate() -> str:
+        return "fb_" + secrets.token_urlsafe(32)

@@ -1,0 +1,213 @@
+"""Request and response shapes of the REST API (they are also its OpenAPI schema)."""
+
+import datetime as dt
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+from pydantic import Strict
+
+# Money is a whole number of minor units: strict, so "100", 1.5 and true are refused, not coerced.
+Amount = Annotated[int, Strict(), Field(ge=1, le=10**12)]
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
+
+
+class Error(Schema):
+    detail: str
+    code: str
+
+
+class CustomerIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254)
+
+
+class CustomerOut(Schema):
+    id: int
+    name: str
+    email: str
+    stripe_customer_id: str | None
+
+
+class PaymentMethodIn(Schema):
+    stripe_payment_method: str = Field(min_length=3, max_length=255)
+
+
+class PaymentMethodOut(Schema):
+    id: int
+    customer: int
+    type: str
+    brand: str
+    last4: str
+    stripe_payment_method_id: str
+
+
+class LineIn(Schema):
+    description: str = Field(min_length=1, max_length=500)
+    amount: Amount
+
+
+class InvoiceIn(Schema):
+    customer: Id
+    currency: str = Field(min_length=3, max_length=3)
+    payment_method: str = Field(max_length=20)
+    lines: list[LineIn] = Field(min_length=1, max_length=200)
+    number: str | None = Field(default=None, max_length=40)
+
+
+class RefundOut(Schema):
+    id: int
+    charge: int
+    amount: int
+    currency: str
+    status: str
+    reason: str
+    note: str
+    origin: str
+    stripe_refund_id: str | None
+    failure_reason: str
+    created_by: str | None
+    created_at: datetime
+
+
+class ChargeOut(Schema):
+    id: int
+    invoice: int
+    amount: int
+    currency: str
+    status: str
+    display_status: str
+    source: str
+    reference: str
+    payment_method_type: str
+    stripe_charge_id: str | None
+    stripe_payment_intent_id: str | None
+    failure_message: str
+    charged_at: datetime
+    amount_refunded: int
+    amount_refund_pending: int
+    refundable_amount: int
+    marked_refunded: bool
+    refunds: list[RefundOut]
+
+
+class CreditNoteOut(Schema):
+    id: int
+    number: str
+    invoice: int
+    amount: int
+    currency: str
+    reason: str
+    refund_method: str
+    refund_reference: str
+    refunded_on: date | None
+    refund: int | None
+    created_at: datetime
+
+
+class LineOut(Schema):
+    description: str
+    amount: int
+
+
+class InvoiceSummary(Schema):
+    id: int
+    number: str
+    customer: int
+    customer_name: str
+    currency: str
+    total: int
+    amount_paid: int
+    amount_refunded: int
+    payment_method: str
+    status: str
+    issued_on: date
+
+
+class InvoiceOut(InvoiceSummary):
+    lines: list[LineOut]
+    charges: list[ChargeOut]
+    credit_notes: list[CreditNoteOut]
+
+
+class InvoicePage(Schema):
+    items: list[InvoiceSummary]
+    next_cursor: str | None
+
+
+class ChargeIn(Schema):
+    source: Literal["stripe", "xero", "quickbooks", "manual"]
+    payment_method: Id | None = None
+    amount: Amount | None = None
+    reference: str = Field(default="", max_length=255)
+
+
+class RefundIn(Schema):
+    amount: Amount | None = None
+    reason: Literal["requested_by_customer", "duplicate", "fraudulent", "other"] = "requested_by_customer"
+    note: str = Field(default="", max_length=1000)
+    credit_note: Annotated[bool, Strict()] = False
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+
+
+class RefundPage(Schema):
+    items: list[RefundOut]
+    next_cursor: str | None
+
+
+class ChargeStatusIn(Schema):
+    status: Literal["refunded"]
+
+
+class RecordedRefundIn(Schema):
+    method: Literal["bank_transfer", "cash", "check", "card_terminal", "other"]
+    reference: str = Field(default="", max_length=255)
+    date: dt.date | None = None
+
+
+class CreditNoteIn(Schema):
+    amount: Amount
+    reason: str = Field(min_length=1, max_length=500)
+    refund: RecordedRefundIn | None = None
+
+
+class StripeRefundOut(Schema):
+    id: str
+    amount: int
+    currency: str
+    status: str
+    failure_reason: str
+    created: datetime | None
+
+
+class ChargeDetailsOut(Schema):
+    stripe_charge_id: str
+    stripe_payment_intent_id: str | None
+    amount: int
+    amount_refunded: int
+    currency: str
+    status: str
+    created: datetime | None
+    stripe_customer_id: str | None
+    payment_method_type: str
+    card_brand: str
+    last4: str
+    refunds: list[StripeRefundOut]
+
+
+class AuditEventOut(Schema):
+    id: int
+    at: datetime
+    actor: str
+    actor_type: str
+    action: str
+    object: str
+    before: dict | None
+    after: dict | None
+    message: str
+
+
+class AuditPage(Schema):
+    items: list[AuditEventOut]
+    next_cursor: str | None

@@ -1,0 +1,254 @@
+"""REST API v1 (contract: API.md). Handlers parse, call one service or selector, and shape the answer."""
+
+from typing import Annotated, Literal
+
+from django.http import HttpRequest
+from ninja import Header, NinjaAPI, Path, Query
+
+from flexbill.accounts.permissions import Permission
+from flexbill.audit.services import Actor
+from flexbill.billing import selectors, services
+from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus
+from flexbill.billing.refusals import Refusal
+from flexbill.errors import InvalidInput, PermissionDenied
+
+from . import errors, schemas
+from .auth import BearerToken
+from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
+
+api = NinjaAPI(
+    title="flexbill API",
+    version="1",
+    description="Invoices, Stripe charges and refunds for flex-workspace operators. Amounts are minor units.",
+    auth=BearerToken(),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+errors.install(api)
+
+PathId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
+ERRORS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 409: schemas.Error}
+STRIPE_ERRORS = {**ERRORS, 502: schemas.Error}
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+def _require(request: HttpRequest, permission: Permission):
+    membership = request.auth
+    if not membership.has_permission(permission):
+        raise PermissionDenied(Refusal.PERMISSION_DENIED.sentence)
+    return membership
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.for_user(request.auth.user)
+
+
+def _org(request: HttpRequest):
+    return request.auth.organization
+
+
+# Customers --------------------------------------------------------------------------------------------------
+@api.post("/v1/customers", response={201: schemas.CustomerOut, **STRIPE_ERRORS}, tags=["customers"])
+def customer_create(request, payload: schemas.CustomerIn):
+    _require(request, Permission.INVOICES_MANAGE)
+    customer = services.customer_create(
+        organization=_org(request), name=payload.name, email=payload.email, actor=_actor(request)
+    )
+    return 201, customer
+
+
+@api.post(
+    "/v1/customers/{customer_id}/payment-methods",
+    response={201: schemas.PaymentMethodOut, **STRIPE_ERRORS},
+    tags=["customers"],
+)
+def payment_method_add(request, customer_id: PathId, payload: schemas.PaymentMethodIn):
+    _require(request, Permission.INVOICES_MANAGE)
+    customer = selectors.customer_get(organization=_org(request), customer_id=customer_id)
+    method = services.payment_method_add(
+        customer=customer, stripe_payment_method=payload.stripe_payment_method, actor=_actor(request)
+    )
+    return 201, {**method.__dict__, "customer": method.customer_id}
+
+
+# Invoices ---------------------------------------------------------------------------------------------------
+@api.post("/v1/invoices", response={201: schemas.InvoiceOut, **ERRORS}, tags=["invoices"])
+def invoice_create(request, payload: schemas.InvoiceIn):
+    _require(request, Permission.INVOICES_MANAGE)
+    customer = selectors.customer_get(organization=_org(request), customer_id=payload.customer)
+    invoice = services.invoice_create(
+        organization=_org(request),
+        customer=customer,
+        currency=payload.currency,
+        payment_method=payload.payment_method,
+        lines=[line.dict() for line in payload.lines],
+        number=payload.number,
+        actor=_actor(request),
+    )
+    return 201, invoice_out(selectors.invoice_get(organization=_org(request), invoice_id=invoice.pk))
+
+
+@api.get("/v1/invoices", response={200: schemas.InvoicePage, **ERRORS}, tags=["invoices"])
+def invoice_list(
+    request,
+    status: Literal[tuple(InvoiceStatus.values)] | None = None,  # type: ignore[valid-type]
+    payment_method: Literal[tuple(InvoicePaymentMethod.values)] | None = None,  # type: ignore[valid-type]
+    customer: Annotated[int | None, Query(ge=1, le=schemas.MAX_ID)] = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+):
+    _require(request, Permission.INVOICES_VIEW)
+    page = selectors.invoice_list(
+        organization=_org(request),
+        filters={"status": status, "payment_method": payment_method, "customer": customer, "search": search},
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"items": [invoice_summary(i) for i in page.items], "next_cursor": page.next_cursor}
+
+
+@api.get("/v1/invoices/{invoice_id}", response={200: schemas.InvoiceOut, **ERRORS}, tags=["invoices"])
+def invoice_detail(request, invoice_id: PathId):
+    _require(request, Permission.INVOICES_VIEW)
+    return invoice_out(selectors.invoice_get(organization=_org(request), invoice_id=invoice_id))
+
+
+@api.post("/v1/invoices/{invoice_id}/charges", response={201: schemas.ChargeOut, **STRIPE_ERRORS}, tags=["charges"])
+def charge_create(request, invoice_id: PathId, payload: schemas.ChargeIn):
+    _require(request, Permission.INVOICES_MANAGE)
+    invoice = selectors.invoice_get(organization=_org(request), invoice_id=invoice_id, detail=False)
+    if payload.source == "stripe":
+        if payload.payment_method is None:
+            raise InvalidInput("payment_method is required to charge through Stripe.", code="payment_method_required")
+        charge = services.charge_create_stripe(
+            invoice=invoice, payment_method_id=payload.payment_method, amount=payload.amount, actor=_actor(request)
+        )
+    else:
+        charge = services.charge_record(
+            invoice=invoice,
+            source=payload.source,
+            amount=payload.amount,
+            reference=payload.reference,
+            actor=_actor(request),
+        )
+    return 201, charge_out(selectors.charge_get(organization=_org(request), charge_id=charge.pk))
+
+
+@api.post(
+    "/v1/invoices/{invoice_id}/credit-notes", response={201: schemas.CreditNoteOut, **ERRORS}, tags=["credit notes"]
+)
+def credit_note_create(request, invoice_id: PathId, payload: schemas.CreditNoteIn):
+    invoice = selectors.invoice_get(organization=_org(request), invoice_id=invoice_id, detail=False)
+    refund = payload.refund
+    note = services.credit_note_create(
+        membership=request.auth,
+        invoice=invoice,
+        amount=payload.amount,
+        reason=payload.reason,
+        refund_method=refund.method if refund else "",
+        refund_reference=refund.reference if refund else "",
+        refunded_on=refund.date if refund else None,
+    )
+    return 201, credit_note_out(note)
+
+
+# Charges ----------------------------------------------------------------------------------------------------
+@api.get("/v1/charges/{charge_id}", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])
+def charge_detail(request, charge_id: PathId):
+    _require(request, Permission.INVOICES_VIEW)
+    return charge_out(selectors.charge_get(organization=_org(request), charge_id=charge_id))
+
+
+@api.get("/v1/charges/{charge_id}/details", response={200: schemas.ChargeDetailsOut, **STRIPE_ERRORS}, tags=["charges"])
+def charge_details(request, charge_id: PathId):
+    _require(request, Permission.INVOICES_VIEW)
+    charge = selectors.charge_get(organization=_org(request), charge_id=charge_id)
+    details = selectors.charge_stripe_details(charge=charge)
+    method = charge.payment_method
+    return {
+        "stripe_charge_id": details.id,
+        "stripe_payment_intent_id": details.payment_intent_id,
+        "amount": details.amount,
+        "amount_refunded": details.amount_refunded,
+        "currency": details.currency,
+        "status": details.status,
+        "created": details.created,
+        "stripe_customer_id": details.customer_id,
+        "payment_method_type": charge.payment_method_type,
+        "card_brand": method.brand if method else "",
+        "last4": method.last4 if method else "",
+        "refunds": [r.__dict__ for r in details.refunds],
+    }
+
+
+@api.post("/v1/charges/{charge_id}/refunds", response={201: schemas.RefundOut, **STRIPE_ERRORS}, tags=["refunds"])
+def refund_create(
+    request,
+    charge_id: PathId,
+    payload: schemas.RefundIn,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+):
+    charge = selectors.charge_get(organization=_org(request), charge_id=charge_id)
+    if payload.currency is not None and payload.currency.lower() != charge.currency:
+        raise InvalidInput(Refusal.CURRENCY_MISMATCH.sentence, code=Refusal.CURRENCY_MISMATCH.value)
+    refund = services.refund_create(
+        membership=request.auth,
+        charge=charge,
+        amount=payload.amount,
+        reason=payload.reason,
+        note=payload.note,
+        credit_note=payload.credit_note,
+        idempotency_key=idempotency_key,
+    )
+    return 201, refund_out(refund)
+
+
+@api.post("/v1/charges/{charge_id}/status", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])
+def charge_status(request, charge_id: PathId, payload: schemas.ChargeStatusIn):
+    charge = selectors.charge_get(organization=_org(request), charge_id=charge_id)
+    services.charge_mark_refunded(membership=request.auth, charge=charge, via="status")
+    return charge_out(selectors.charge_get(organization=_org(request), charge_id=charge_id))
+
+
+@api.delete("/v1/charges/{charge_id}", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])
+def charge_delete(request, charge_id: PathId):
+    charge = selectors.charge_get(organization=_org(request), charge_id=charge_id)
+    services.charge_mark_refunded(membership=request.auth, charge=charge, via="delete")
+    return charge_out(selectors.charge_get(organization=_org(request), charge_id=charge_id))
+
+
+# Refunds and audit ------------------------------------------------------------------------------------------
+@api.get("/v1/refunds", response={200: schemas.RefundPage, **ERRORS}, tags=["refunds"])
+def refund_list(
+    request,
+    charge: Annotated[int | None, Query(ge=1, le=schemas.MAX_ID)] = None,
+    status: Literal["requested", "pending", "requires_action", "succeeded", "failed", "canceled"] | None = None,
+    origin: Literal["app", "stripe", "manual"] | None = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+):
+    _require(request, Permission.INVOICES_VIEW)
+    page = selectors.refund_list(
+        organization=_org(request),
+        filters={"charge": charge, "status": status, "origin": origin},
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"items": [refund_out(r) for r in page.items], "next_cursor": page.next_cursor}
+
+
+@api.get("/v1/audit-events", response={200: schemas.AuditPage, **ERRORS}, tags=["audit"])
+def audit_event_list(
+    request,
+    object: Annotated[str | None, Query(max_length=100)] = None,  # noqa: A002 - the contract's parameter name
+    invoice: Annotated[int | None, Query(ge=1, le=schemas.MAX_ID)] = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+):
+    _require(request, Permission.AUDIT_VIEW)
+    page = selectors.audit_event_list(
+        organization=_org(request), object_ref=object, invoice_id=invoice, cursor=cursor, limit=limit
+    )
+    return {"items": [audit_event_out(e) for e in page.items], "next_cursor": page.next_cursor}

@@ -1,0 +1,263 @@
+"""Billing domain: customers, invoices, charges, refunds, credit notes. Money is integer minor units."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from flexbill.accounts.models import Organization
+
+
+class InvoicePaymentMethod(models.TextChoices):
+    STRIPE_CARD = "stripe_card", "Stripe card"
+    STRIPE_ACH = "stripe_ach", "Stripe ACH"
+    STRIPE_SEPA = "stripe_sepa", "Stripe SEPA"
+    STRIPE_BACS = "stripe_bacs", "Stripe BACS"
+    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    CASH = "cash", "Cash"
+    OTHER = "other", "Other"
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+    PARTIALLY_PAID = "partially_paid", "Partially paid"
+    PAID = "paid", "Paid"
+    REFUNDED = "refunded", "Refunded"
+    VOIDED = "voided", "Voided"
+    FAILED = "failed", "Failed"
+
+
+class ChargeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+    REFUNDED = "refunded", "Refunded"
+
+
+class ChargeSource(models.TextChoices):
+    STRIPE = "stripe", "Stripe"
+    XERO = "xero", "Xero"
+    QUICKBOOKS = "quickbooks", "QuickBooks"
+    MANUAL = "manual", "Manual"
+
+
+class RefundStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    PENDING = "pending", "Pending"
+    REQUIRES_ACTION = "requires_action", "Requires action"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class RefundReason(models.TextChoices):
+    REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by customer"
+    DUPLICATE = "duplicate", "Duplicate"
+    FRAUDULENT = "fraudulent", "Fraudulent"
+    OTHER = "other", "Other"
+
+
+class RefundOrigin(models.TextChoices):
+    APP = "app", "flexbill"
+    STRIPE = "stripe", "Stripe"
+    MANUAL = "manual", "Manual"
+
+
+class Customer(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customers")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PaymentMethod(models.Model):
+    """A payment method saved on the customer in Stripe."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="payment_methods")
+    stripe_payment_method_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=40)
+    brand = models.CharField(max_length=40, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.brand} •••• {self.last4}".strip()
+
+
+class Invoice(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invoices")
+    number = models.CharField(max_length=40)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    currency = models.CharField(max_length=3)
+    total = models.BigIntegerField()
+    payment_method = models.CharField(max_length=20, choices=InvoicePaymentMethod.choices)
+    status = models.CharField(max_length=20, choices=InvoiceStatus.choices, default=InvoiceStatus.AWAITING_PAYMENT)
+    issued_on = models.DateField()
+    # Derived from charges, refunds and credit notes by services.invoice_refresh; stored for lists and filters.
+    amount_paid = models.BigIntegerField(default=0)
+    amount_refunded = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"], name="invoice_number_unique"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_not_negative"),
+            models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_paid_not_negative"),
+            models.CheckConstraint(condition=Q(amount_refunded__gte=0), name="invoice_refunded_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-id"], name="invoice_org_newest"),
+            models.Index(fields=["organization", "status", "payment_method", "-id"], name="invoice_org_filters"),
+            models.Index(fields=["organization", "payment_method", "-id"], name="invoice_org_method"),
+            models.Index(fields=["organization", "customer", "-id"], name="invoice_org_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    description = models.CharField(max_length=500)
+    amount = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_line_amount_positive")]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class Charge(models.Model):
+    """A payment against an invoice: through Stripe, or recorded from another system."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="charges")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="charges")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    source = models.CharField(max_length=12, choices=ChargeSource.choices)
+    # What the payment itself did (pending, success, failed); `status` adds refunds on top of it.
+    payment_status = models.CharField(max_length=10, choices=ChargeStatus.choices)
+    status = models.CharField(max_length=10, choices=ChargeStatus.choices)
+    marked_refunded_at = models.DateTimeField(null=True, blank=True)
+    reference = models.CharField(max_length=255, blank=True)
+    payment_method = models.ForeignKey(PaymentMethod, null=True, blank=True, on_delete=models.SET_NULL)
+    payment_method_type = models.CharField(max_length=40, blank=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    stripe_charge_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    charged_at = models.DateTimeField()
+    # Both derived from the refund rows (services.charge_refresh) inside the transaction that changes them.
+    # amount_reserved counts every refund that is not failed or canceled: the database refuses it above amount,
+    # which is what keeps concurrent refund requests from ever adding up to more than the charge.
+    amount_refunded = models.BigIntegerField(default=0)
+    amount_reserved = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="charge_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_reserved__gte=0) & Q(amount_reserved__lte=F("amount")),
+                name="charge_refunds_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__gte=0) & Q(amount_refunded__lte=F("amount_reserved")),
+                name="charge_refunded_within_reserved",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "status"], name="charge_org_status")]
+
+    def __str__(self) -> str:
+        return f"Charge {self.pk} ({self.amount} {self.currency})"
+
+    @property
+    def amount_refund_pending(self) -> int:
+        return self.amount_reserved - self.amount_refunded
+
+    @property
+    def refundable_amount(self) -> int:
+        from .rules import refundable_amount
+
+        return refundable_amount(self.amount, self.amount_reserved)
+
+
+class Refund(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="refunds")
+    charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="refunds")
+    # Sent to Stripe as metadata and inside the idempotency key, so a refund flexbill issued is recognised
+    # when Stripe reports it back, even if flexbill crashed before storing Stripe's id.
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=30, choices=RefundReason.choices, default=RefundReason.REQUESTED_BY_CUSTOMER)
+    note = models.CharField(max_length=1000, blank=True)
+    status = models.CharField(max_length=20, choices=RefundStatus.choices, default=RefundStatus.REQUESTED)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    origin = models.CharField(max_length=10, choices=RefundOrigin.choices)
+    stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    # `credit_note: true` on an app refund: the credit note is issued once Stripe has accepted the refund.
+    credit_note_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.UniqueConstraint(fields=["organization", "idempotency_key"], name="refund_idempotency_key_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status"], name="refund_org_status"),
+            models.Index(fields=["organization", "-id"], name="refund_org_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.pk} ({self.amount} {self.currency}, {self.status})"
+
+
+class CreditNote(models.Model):
+    """Credit against an invoice; records money returned outside Stripe, or accompanies a Stripe refund."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=40)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=500)
+    refund_method = models.CharField(max_length=40, blank=True)
+    refund_reference = models.CharField(max_length=255, blank=True)
+    refunded_on = models.DateField(null=True, blank=True)
+    refund = models.OneToOneField(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_note")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_amount_positive"),
+            models.UniqueConstraint(fields=["organization", "number"], name="credit_note_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def records_outside_refund(self) -> bool:
+        """Money returned outside Stripe: counts toward the invoice's amount refunded."""
+        return bool(self.refund_method) and self.refund_id is None

@@ -1,0 +1,52 @@
+"""Why an action on a charge is refused: one code, one sentence, shared by rules, API and UI."""
+
+from enum import StrEnum
+
+from flexbill.errors import FlexbillError
+
+
+class Refusal(StrEnum):
+    NOT_STRIPE = "not_stripe"
+    NOT_SUCCEEDED = "not_succeeded"
+    NO_STRIPE_CHARGE = "no_stripe_charge"
+    ALREADY_REFUNDED = "already_refunded"
+    AMOUNT_TOO_LARGE = "amount_too_large"
+    AMOUNT_INVALID = "amount_invalid"
+    TOO_OLD_FOR_REFUND = "too_old_for_refund"
+    PERMISSION_DENIED = "permission_denied"
+    CURRENCY_MISMATCH = "currency_mismatch"
+
+    @property
+    def sentence(self) -> str:
+        return SENTENCES[self]
+
+    @property
+    def http_status(self) -> int:
+        if self is Refusal.PERMISSION_DENIED:
+            return 403
+        if self in (Refusal.AMOUNT_INVALID, Refusal.CURRENCY_MISMATCH):
+            return 400
+        return 409
+
+
+SENTENCES = {
+    Refusal.NOT_STRIPE: "Only charges made through flexbill's Stripe integration can be refunded here; "
+    "this charge was recorded from another system (Xero, QuickBooks or manually). "
+    "Record the refund with a credit note.",
+    Refusal.NOT_SUCCEEDED: "Only successful charges can be refunded; this charge is pending or failed.",
+    Refusal.NO_STRIPE_CHARGE: "There is no Stripe charge behind this payment yet, so there is nothing to refund.",
+    Refusal.ALREADY_REFUNDED: "This charge is already fully refunded.",
+    Refusal.AMOUNT_TOO_LARGE: "The amount is more than what remains refundable on this charge.",
+    Refusal.AMOUNT_INVALID: "The amount must be a whole number of minor units (cents) greater than zero.",
+    Refusal.TOO_OLD_FOR_REFUND: "ACH and SEPA Direct Debit payments can only be refunded within 180 days; "
+    "this one is older. Record the refund with a credit note instead.",
+    Refusal.PERMISSION_DENIED: "You do not have permission to do this. Ask an owner or admin of your organization.",
+    Refusal.CURRENCY_MISMATCH: "The currency does not match the charge's currency.",
+}
+
+
+class RefundRefused(FlexbillError):
+    def __init__(self, refusal: Refusal, detail: str | None = None):
+        super().__init__(detail or refusal.sentence, code=refusal.value)
+        self.refusal = refusal
+        self.status = refusal.http_status

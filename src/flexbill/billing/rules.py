@@ -1,0 +1,128 @@
+"""Pure billing rules: refund eligibility and status derivation. No ORM, no I/O; `now` is a parameter.
+
+Functions take any object with the named attributes (a Charge model, or a plain dataclass in tests).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .refusals import Refusal
+
+# Stripe allows refunds of ACH and SEPA Direct Debit payments for 180 days only; flexbill refuses older ones
+# itself, before calling Stripe, so staff get a clear answer instead of a Stripe error.
+DEBIT_REFUND_WINDOW = timedelta(days=180)
+DEBIT_METHOD_TYPES = frozenset({"us_bank_account", "sepa_debit"})
+
+RESERVING_REFUND_STATUSES = frozenset({"requested", "pending", "requires_action", "succeeded"})
+IN_FLIGHT_REFUND_STATUSES = frozenset({"requested", "pending", "requires_action"})
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """The outcome of a refund check: an amount to refund, or the reason it is refused."""
+
+    amount: int = 0
+    refusal: Refusal | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+
+def refundable_amount(amount: int, amount_reserved: int) -> int:
+    """What can still be refunded: the charge less every refund that has not failed or been canceled."""
+    return max(amount - amount_reserved, 0)
+
+
+def refund_eligibility(charge, *, now: datetime, can_refund: bool, amount: object = None) -> Eligibility:
+    """Decide whether `charge` may be refunded now, and for how much (default: all that remains)."""
+    if not can_refund:
+        return Eligibility(refusal=Refusal.PERMISSION_DENIED)
+    if charge.source != "stripe":
+        return Eligibility(refusal=Refusal.NOT_STRIPE)
+    if charge.status == "refunded":
+        return Eligibility(refusal=Refusal.ALREADY_REFUNDED)
+    if charge.payment_status != "success":
+        return Eligibility(refusal=Refusal.NOT_SUCCEEDED)
+    if not charge.stripe_charge_id:
+        return Eligibility(refusal=Refusal.NO_STRIPE_CHARGE)
+    remaining = refundable_amount(charge.amount, charge.amount_reserved)
+    if remaining == 0:
+        return Eligibility(refusal=Refusal.ALREADY_REFUNDED)
+    if charge.payment_method_type in DEBIT_METHOD_TYPES and now - charge.charged_at > DEBIT_REFUND_WINDOW:
+        return Eligibility(refusal=Refusal.TOO_OLD_FOR_REFUND)
+    if amount is None:
+        return Eligibility(amount=remaining)
+    if not is_valid_amount(amount):
+        return Eligibility(refusal=Refusal.AMOUNT_INVALID)
+    if amount > remaining:
+        return Eligibility(refusal=Refusal.AMOUNT_TOO_LARGE)
+    return Eligibility(amount=amount)
+
+
+def is_valid_amount(amount: object) -> bool:
+    """Money is a positive whole number of minor units; bools, floats and strings are not money."""
+    return type(amount) is int and amount > 0
+
+
+def mark_refunded_refusal(charge) -> Refusal | None:
+    """Marking a charge refunded (no money moves) is refused only when it already is refunded."""
+    if charge.status == "refunded":
+        return Refusal.ALREADY_REFUNDED
+    return None
+
+
+def charge_status(*, payment_status: str, amount: int, amount_refunded: int, marked_refunded: bool) -> str:
+    """A charge is Refunded when marked so, or when succeeded refunds cover all of it; else what the payment did.
+
+    A refund that fails after having succeeded lowers amount_refunded, so the charge goes back to Success.
+    """
+    if marked_refunded or (payment_status == "success" and amount_refunded >= amount):
+        return "refunded"
+    return payment_status
+
+
+def charge_display_status(*, status: str, amount: int, amount_refunded: int, amount_refund_pending: int) -> str:
+    """The label staff see: Refund pending and Partially refunded are views of a Success charge."""
+    if status == "success" and amount_refund_pending > 0:
+        return "refund_pending"
+    if status == "success" and amount_refunded > 0:
+        return "partially_refunded"
+    return status
+
+
+def refund_totals(refunds) -> tuple[int, int]:
+    """(amount refunded, amount reserved) from refund rows: succeeded ones, and all not failed or canceled."""
+    refunded = sum(r.amount for r in refunds if r.status == "succeeded")
+    reserved = sum(r.amount for r in refunds if r.status in RESERVING_REFUND_STATUSES)
+    return refunded, reserved
+
+
+def invoice_status(*, current: str, total: int, charge_statuses: list[str], amount_paid: int) -> str:
+    """An invoice is Refunded when one of its charges is; otherwise its payments decide.
+
+    Draft and voided invoices keep their status: no payment moves them.
+    """
+    if current in ("draft", "voided"):
+        return current
+    if "refunded" in charge_statuses:
+        return "refunded"
+    if amount_paid >= total and amount_paid > 0:
+        return "paid"
+    if amount_paid > 0:
+        return "partially_paid"
+    if charge_statuses and all(s == "failed" for s in charge_statuses):
+        return "failed"
+    return "awaiting_payment"
+
+
+def amount_owed(*, total: int, amount_paid: int) -> int:
+    return max(total - amount_paid, 0)
+
+
+STRIPE_METHOD_FOR_INVOICE = {
+    "card": "stripe_card",
+    "us_bank_account": "stripe_ach",
+    "sepa_debit": "stripe_sepa",
+    "bacs_debit": "stripe_bacs",
+}

@@ -1,0 +1,162 @@
+"""Billing reads. Every selector takes the organization, so tenant scoping cannot be forgotten."""
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from flexbill.accounts.models import Organization
+from flexbill.audit.models import AuditEvent
+from flexbill.errors import InvalidInput, NotFound
+
+from .models import Charge, CreditNote, Customer, Invoice, PaymentMethod, Refund
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    next_cursor: str | None
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, value = raw.split(":", 1)
+        last_id = int(value)
+        if prefix != "id" or last_id < 1:
+            raise ValueError
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise InvalidInput(
+            "cursor is not valid; use the next_cursor of a previous page.", code="cursor_invalid"
+        ) from exc
+    return last_id
+
+
+def paginate(qs: QuerySet, *, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
+    """Keyset pagination, newest first: stable under inserts and as fast on page 1000 as on page 1."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}.", code="limit_invalid")
+    last_id = decode_cursor(cursor)
+    if last_id is not None:
+        qs = qs.filter(id__lt=last_id)
+    rows = list(qs.order_by("-id")[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if has_more and rows else None)
+
+
+def customer_get(*, organization: Organization, customer_id: int) -> Customer:
+    customer = Customer.objects.filter(organization=organization, pk=customer_id).first()
+    if customer is None:
+        raise NotFound("No such customer.")
+    return customer
+
+
+def payment_method_list(*, customer: Customer) -> list[PaymentMethod]:
+    return list(customer.payment_methods.order_by("-id"))
+
+
+def invoice_filter(
+    *, organization: Organization, status=None, payment_method=None, customer=None, search=None
+) -> QuerySet:
+    qs = Invoice.objects.filter(organization=organization).select_related("customer")
+    if status:
+        qs = qs.filter(status=status)
+    if payment_method:
+        qs = qs.filter(payment_method=payment_method)
+    if customer:
+        qs = qs.filter(customer_id=customer)
+    if search:
+        qs = qs.filter(Q(customer__name__icontains=search) | Q(number__icontains=search))
+    return qs
+
+
+def invoice_list(*, organization: Organization, filters: dict, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
+    return paginate(invoice_filter(organization=organization, **filters), cursor=cursor, limit=limit)
+
+
+def _charges_with_refunds():
+    return Prefetch(
+        "charges",
+        queryset=Charge.objects.select_related("payment_method")
+        .prefetch_related(Prefetch("refunds", queryset=Refund.objects.select_related("created_by").order_by("id")))
+        .order_by("id"),
+    )
+
+
+def invoice_get(*, organization: Organization, invoice_id: int, detail: bool = True) -> Invoice:
+    qs = Invoice.objects.filter(organization=organization, pk=invoice_id).select_related("customer")
+    if detail:
+        qs = qs.prefetch_related(
+            "lines", _charges_with_refunds(), Prefetch("credit_notes", queryset=CreditNote.objects.order_by("id"))
+        )
+    invoice = qs.first()
+    if invoice is None:
+        raise NotFound("No such invoice.")
+    return invoice
+
+
+def charge_get(*, organization: Organization, charge_id: int) -> Charge:
+    charge = (
+        Charge.objects.filter(organization=organization, pk=charge_id)
+        .select_related("invoice", "payment_method", "organization")
+        .prefetch_related(Prefetch("refunds", queryset=Refund.objects.select_related("created_by").order_by("id")))
+        .first()
+    )
+    if charge is None:
+        raise NotFound("No such charge.")
+    return charge
+
+
+def refund_list(*, organization: Organization, filters: dict, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
+    qs = Refund.objects.filter(organization=organization).select_related("created_by")
+    if filters.get("charge"):
+        qs = qs.filter(charge_id=filters["charge"])
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("origin"):
+        qs = qs.filter(origin=filters["origin"])
+    return paginate(qs, cursor=cursor, limit=limit)
+
+
+def audit_event_list(
+    *, organization: Organization, object_ref: str | None, invoice_id: int | None = None, cursor=None, limit=PAGE_SIZE
+) -> Page:
+    qs = AuditEvent.objects.filter(organization=organization)
+    if object_ref:
+        object_type, _, object_id = object_ref.partition(":")
+        if not object_type or not object_id:
+            raise InvalidInput("object must look like charge:42 or invoice:7.", code="object_invalid")
+        qs = qs.filter(object_type=object_type, object_id=object_id)
+    if invoice_id is not None:
+        qs = qs.filter(invoice_id=invoice_id)
+    return paginate(qs, cursor=cursor, limit=limit)
+
+
+NO_DETAILS = (
+    "No details yet — no Stripe charge exists for this payment (it is pending or failed before Stripe charged)."
+)
+
+
+def charge_stripe_details(*, charge: Charge):
+    """What Stripe holds for this charge; Conflict when there is no Stripe charge behind it."""
+    from flexbill.errors import Conflict, StripeFailed
+    from flexbill.stripe_gateway.client import gateway_for
+    from flexbill.stripe_gateway.types import StripeGatewayError
+
+    if charge.source != "stripe" or not charge.stripe_charge_id:
+        raise Conflict(NO_DETAILS, code="no_stripe_charge")
+    try:
+        return gateway_for(charge.organization).charge_details(charge.stripe_charge_id)
+    except StripeGatewayError as exc:
+        raise StripeFailed(f"Stripe could not be read: {exc.message}") from exc

@@ -1,0 +1,164 @@
+from django.db import transaction
+from django.utils import timezone
+
+from flexbill.accounts.models import Membership
+from flexbill.accounts.permissions import Permission
+from flexbill.audit.services import Actor, audit_record
+from flexbill.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StripeFailed
+from flexbill.stripe_gateway.client import gateway_for
+from flexbill.stripe_gateway.types import PaymentMethodInfo, PaymentResult, StripeGatewayError
+
+from .. import rules
+from ..models import Charge, ChargeSource, Invoice, PaymentMethod
+from ..refusals import RefundRefused
+from .derive import charge_refresh, charge_snapshot
+from .invoices import validate_amount
+from .locks import lock_charge, lock_invoice
+
+RECORDED_SOURCES = (ChargeSource.XERO, ChargeSource.QUICKBOOKS, ChargeSource.MANUAL)
+
+
+def _amount_for(invoice: Invoice, amount: object) -> int:
+    owed = rules.amount_owed(total=invoice.total, amount_paid=invoice.amount_paid)
+    if amount is None:
+        if owed == 0:
+            raise Conflict("This invoice is already paid in full.", code="invoice_paid")
+        return owed
+    amount = validate_amount(amount)
+    if amount > owed:
+        raise Conflict(f"The amount is more than the invoice still owes ({owed}).", code="amount_too_large")
+    return amount
+
+
+def charge_create_stripe(*, invoice: Invoice, payment_method_id: int, actor: Actor, amount: object = None) -> Charge:
+    """Charge a saved payment method through Stripe, off-session. A decline gives a failed charge."""
+    method = PaymentMethod.objects.filter(pk=payment_method_id, customer_id=invoice.customer_id).first()
+    if method is None:
+        raise NotFound("No such payment method on this invoice's customer.")
+    with transaction.atomic():
+        invoice = lock_invoice(invoice_id=invoice.pk)
+        if invoice.status in ("draft", "voided"):
+            raise Conflict(f"A {invoice.status} invoice cannot be charged.", code="invoice_not_payable")
+        amount = _amount_for(invoice, amount)
+        # Recorded before Stripe is called, so its id can key the PaymentIntent's idempotency.
+        charge = Charge.objects.create(
+            organization_id=invoice.organization_id,
+            invoice=invoice,
+            amount=amount,
+            currency=invoice.currency,
+            source=ChargeSource.STRIPE,
+            payment_status="pending",
+            status="pending",
+            payment_method=method,
+            payment_method_type=method.type,
+            charged_at=timezone.now(),
+        )
+    try:
+        result = gateway_for(invoice.organization).charge(
+            customer_id=invoice.customer.stripe_customer_id,
+            payment_method=PaymentMethodInfo(id=method.stripe_payment_method_id, type=method.type),
+            amount=amount,
+            currency=invoice.currency,
+            metadata={"flexbill_charge_id": str(charge.pk), "flexbill_invoice": invoice.number},
+            idempotency_key=f"flexbill-charge-{charge.pk}-{charge.created_at.timestamp():.0f}",
+        )
+    except StripeGatewayError as exc:
+        if not exc.maybe_applied:
+            Charge.objects.filter(pk=charge.pk).delete()
+            raise StripeFailed(f"Stripe could not charge the payment method: {exc.message}") from exc
+        result = PaymentResult(status="pending", payment_intent_id=None, charge_id=None, failure_message=exc.message)
+    return charge_update_payment(charge=charge, result=result, actor=actor, created=True)
+
+
+def charge_update_payment(*, charge: Charge, result: PaymentResult, actor: Actor, created: bool = False) -> Charge:
+    """Store what Stripe says the payment did (at creation, or later for a pending SEPA debit)."""
+    with transaction.atomic():
+        charge = lock_charge(charge_id=charge.pk)
+        before = {"payment_status": charge.payment_status, **charge_snapshot(charge)}
+        if not created and before["payment_status"] == result.status:
+            return charge
+        charge.payment_status = result.status
+        charge.status = result.status
+        charge.stripe_payment_intent_id = result.payment_intent_id or charge.stripe_payment_intent_id
+        charge.stripe_charge_id = result.charge_id or charge.stripe_charge_id
+        charge.failure_message = result.failure_message[:500]
+        charge.save()
+        audit_record(
+            organization_id=charge.organization_id,
+            actor=actor,
+            action="charge.created" if created else "charge.payment_updated",
+            obj=charge,
+            before=None if created else before,
+            after={"payment_status": result.status, "amount": charge.amount, "source": charge.source},
+            message=result.failure_message,
+            invoice_id=charge.invoice_id,
+        )
+        charge_refresh(charge=charge, actor=actor)
+    return charge
+
+
+def charge_record(*, invoice: Invoice, source: str, amount: object, reference: str, actor: Actor) -> Charge:
+    """Record a payment made in another system (Xero, QuickBooks) or by hand. No money moves."""
+    if source not in RECORDED_SOURCES:
+        raise InvalidInput("source must be stripe, xero, quickbooks or manual.", code="source_invalid")
+    if amount is None:
+        raise InvalidInput("amount is required for a recorded charge.", code="amount_invalid")
+    reference = (reference or "").strip()
+    if len(reference) > 255:
+        raise InvalidInput("reference must be at most 255 characters.", code="reference_invalid")
+    with transaction.atomic():
+        invoice = lock_invoice(invoice_id=invoice.pk)
+        amount = _amount_for(invoice, amount)
+        charge = Charge.objects.create(
+            organization_id=invoice.organization_id,
+            invoice=invoice,
+            amount=amount,
+            currency=invoice.currency,
+            source=source,
+            payment_status="success",
+            status="success",
+            reference=reference,
+            charged_at=timezone.now(),
+        )
+        audit_record(
+            organization_id=charge.organization_id,
+            actor=actor,
+            action="charge.created",
+            obj=charge,
+            after={"payment_status": "success", "amount": amount, "source": source, "reference": reference},
+            invoice_id=invoice.pk,
+        )
+        charge.invoice = invoice
+        charge_refresh(charge=charge, actor=actor)
+    return charge
+
+
+MARK_REFUNDED_PERMISSION = {"status": Permission.CHARGES_CHANGE_STATUS, "delete": Permission.CHARGES_DELETE}
+
+
+def charge_mark_refunded(*, membership: Membership, charge: Charge, via: str) -> Charge:
+    """Mark a charge Refunded without moving money ("Change status → Refunded", or "Delete")."""
+    if not membership.has_permission(MARK_REFUNDED_PERMISSION[via]):
+        raise PermissionDenied(rules.Refusal.PERMISSION_DENIED.sentence)
+    actor = Actor.for_user(membership.user)
+    with transaction.atomic():
+        charge = lock_charge(charge_id=charge.pk)
+        refusal = rules.mark_refunded_refusal(charge)
+        if refusal:
+            raise RefundRefused(refusal)
+        before = charge_snapshot(charge)
+        charge.marked_refunded_at = timezone.now()
+        charge.save(update_fields=["marked_refunded_at", "updated_at"])
+        what = "Deleted" if via == "delete" else "Status changed to Refunded"
+        audit_record(
+            organization_id=charge.organization_id,
+            actor=actor,
+            action="charge.marked_refunded",
+            obj=charge,
+            before=before,
+            after={**before, "status": "refunded"},
+            message=f"{what}: marked refunded, no money moved.",
+            invoice_id=charge.invoice_id,
+        )
+        charge_refresh(charge=charge, actor=actor, message="Marked refunded, no money moved.")
+    return charge

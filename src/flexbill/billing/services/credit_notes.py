@@ -1,0 +1,104 @@
+import uuid
+from datetime import date
+
+from django.db import transaction
+
+from flexbill.accounts.models import Membership
+from flexbill.accounts.permissions import Permission
+from flexbill.audit.services import Actor, audit_record
+from flexbill.errors import Conflict, InvalidInput, PermissionDenied
+
+from ..models import CreditNote, Invoice, Refund
+from ..refusals import Refusal
+from .derive import invoice_refresh
+from .invoices import validate_amount
+from .locks import lock_invoice
+
+REFUND_METHODS = ("bank_transfer", "cash", "check", "card_terminal", "other")
+
+
+def credit_note_create(
+    *,
+    membership: Membership,
+    invoice: Invoice,
+    amount: object,
+    reason: str,
+    refund_method: str = "",
+    refund_reference: str = "",
+    refunded_on: date | None = None,
+) -> CreditNote:
+    """Issue a credit note; with a refund method it records money returned outside Stripe (rule 10)."""
+    if not membership.has_permission(Permission.CREDIT_NOTES_CREATE):
+        raise PermissionDenied(Refusal.PERMISSION_DENIED.sentence)
+    amount = validate_amount(amount)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        raise InvalidInput("A credit note needs a reason of at most 500 characters.", code="reason_invalid")
+    if refund_method and refund_method not in REFUND_METHODS:
+        raise InvalidInput(f"refund.method must be one of {', '.join(REFUND_METHODS)}.", code="refund_method_invalid")
+    if len(refund_reference or "") > 255:
+        raise InvalidInput("refund.reference must be at most 255 characters.", code="reference_invalid")
+    actor = Actor.for_user(membership.user)
+    with transaction.atomic():
+        invoice = lock_invoice(invoice_id=invoice.pk)
+        credited = sum(cn.amount for cn in invoice.credit_notes.all())
+        if credited + amount > invoice.total:
+            raise Conflict(
+                f"Credit notes on this invoice would exceed its total ({invoice.total}); "
+                f"{invoice.total - credited} can still be credited.",
+                code="amount_too_large",
+            )
+        note = _create(
+            invoice=invoice,
+            amount=amount,
+            reason=reason,
+            actor=actor,
+            refund_method=refund_method,
+            refund_reference=(refund_reference or "").strip(),
+            refunded_on=refunded_on if refund_method else None,
+        )
+        invoice_refresh(invoice=invoice, actor=actor)
+    return note
+
+
+def credit_note_for_refund(*, refund: Refund, actor: Actor) -> CreditNote:
+    """The credit note an app refund asked for (`credit_note: true`); caller holds the invoice lock."""
+    invoice = refund.charge.invoice
+    return _create(
+        invoice=invoice,
+        amount=refund.amount,
+        reason=f"Refund {refund.pk} through Stripe ({refund.reason})",
+        actor=actor,
+        refund=refund,
+    )
+
+
+def _create(*, invoice: Invoice, amount: int, reason: str, actor: Actor, **fields) -> CreditNote:
+    note = CreditNote.objects.create(
+        organization_id=invoice.organization_id,
+        invoice=invoice,
+        number=f"pending-{uuid.uuid4().hex}",
+        amount=amount,
+        currency=invoice.currency,
+        reason=reason,
+        created_by=actor.user,
+        **fields,
+    )
+    note.number = f"CN-{note.pk:06d}"
+    note.save(update_fields=["number"])
+    audit_record(
+        organization_id=invoice.organization_id,
+        actor=actor,
+        action="credit_note.created",
+        obj=note,
+        after={
+            "number": note.number,
+            "amount": amount,
+            "refund_method": note.refund_method,
+            "refund_reference": note.refund_reference,
+            "refund": note.refund_id,
+        },
+        message=reason,
+        invoice_id=invoice.pk,
+    )
+    return note

@@ -1,0 +1,81 @@
+"""Status and amount derivation: the one place where refund rows turn into charge and invoice state.
+
+Callers hold the invoice and charge row locks (see locks.py) so that the recomputation reads every row it sums.
+"""
+
+from flexbill.audit.services import Actor, audit_record
+
+from .. import rules
+from ..models import Charge, Invoice
+
+
+def charge_snapshot(charge: Charge) -> dict:
+    return {
+        "status": charge.status,
+        "amount_refunded": charge.amount_refunded,
+        "amount_reserved": charge.amount_reserved,
+    }
+
+
+def invoice_snapshot(invoice: Invoice) -> dict:
+    return {"status": invoice.status, "amount_paid": invoice.amount_paid, "amount_refunded": invoice.amount_refunded}
+
+
+def charge_refresh(*, charge: Charge, actor: Actor, message: str = "") -> Charge:
+    """Recompute a charge's refunded/reserved amounts and status from its refunds, then its invoice's."""
+    before = charge_snapshot(charge)
+    refunded, reserved = rules.refund_totals(list(charge.refunds.all()))
+    charge.amount_refunded = refunded
+    charge.amount_reserved = reserved
+    charge.status = rules.charge_status(
+        payment_status=charge.payment_status,
+        amount=charge.amount,
+        amount_refunded=refunded,
+        marked_refunded=charge.marked_refunded_at is not None,
+    )
+    after = charge_snapshot(charge)
+    if after != before:
+        # The CHECK constraint charge_refunds_within_amount rejects this save if refunds exceed the charge.
+        charge.save(update_fields=["amount_refunded", "amount_reserved", "status", "updated_at"])
+        if after["status"] != before["status"] or after["amount_refunded"] != before["amount_refunded"]:
+            audit_record(
+                organization_id=charge.organization_id,
+                actor=actor,
+                action="charge.updated",
+                obj=charge,
+                before=before,
+                after=after,
+                message=message,
+                invoice_id=charge.invoice_id,
+            )
+    invoice_refresh(invoice=charge.invoice, actor=actor, message=message)
+    return charge
+
+
+def invoice_refresh(*, invoice: Invoice, actor: Actor, message: str = "") -> Invoice:
+    before = invoice_snapshot(invoice)
+    charges = list(invoice.charges.all())
+    amount_paid = sum(c.amount for c in charges if c.payment_status == "success")
+    outside_refunds = sum(cn.amount for cn in invoice.credit_notes.all() if cn.records_outside_refund)
+    invoice.amount_paid = amount_paid
+    invoice.amount_refunded = sum(c.amount_refunded for c in charges) + outside_refunds
+    invoice.status = rules.invoice_status(
+        current=invoice.status,
+        total=invoice.total,
+        charge_statuses=[c.status for c in charges],
+        amount_paid=amount_paid,
+    )
+    after = invoice_snapshot(invoice)
+    if after != before:
+        invoice.save(update_fields=["amount_paid", "amount_refunded", "status", "updated_at"])
+        audit_record(
+            organization_id=invoice.organization_id,
+            actor=actor,
+            action="invoice.updated",
+            obj=invoice,
+            before=before,
+            after=after,
+            message=message,
+            invoice_id=invoice.pk,
+        )
+    return invoice

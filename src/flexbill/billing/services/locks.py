@@ -1,0 +1,21 @@
+"""Row locks for writes that recompute a charge and its invoice.
+
+Always invoice first, then charge: one lock order everywhere means no deadlocks. On PostgreSQL these are
+SELECT ... FOR UPDATE; SQLite ignores FOR UPDATE, but flexbill opens its transactions IMMEDIATE there
+(settings.py), which takes the database's write lock at BEGIN and so serializes these writes.
+"""
+
+from ..models import Charge, Invoice
+
+
+def lock_charge(*, charge_id: int) -> Charge:
+    """Lock a charge and its invoice; call inside transaction.atomic()."""
+    invoice_id = Charge.objects.values_list("invoice_id", flat=True).get(pk=charge_id)
+    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    charge = Charge.objects.select_for_update().select_related("organization").get(pk=charge_id)
+    charge.invoice = invoice
+    return charge
+
+
+def lock_invoice(*, invoice_id: int) -> Invoice:
+    return Invoice.objects.select_for_update().select_related("organization", "customer").get(pk=invoice_id)

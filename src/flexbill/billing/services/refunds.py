@@ -1,0 +1,237 @@
+"""Issuing refunds through Stripe (rule 5): record first, reserve, call Stripe, then store what it said."""
+
+import hashlib
+import json
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from flexbill.accounts.models import Membership
+from flexbill.accounts.permissions import Permission
+from flexbill.audit.services import SYSTEM, Actor, audit_record
+from flexbill.errors import Conflict, InvalidInput, StripeFailed
+from flexbill.faults import fault_point
+from flexbill.stripe_gateway.client import REFUND_ID_KEY, REFUND_REFERENCE_KEY, gateway_for
+from flexbill.stripe_gateway.types import RefundInfo, StripeGatewayError
+
+from .. import rules
+from ..models import Charge, Refund, RefundOrigin, RefundReason, RefundStatus
+from ..refusals import RefundRefused, Refusal
+from .derive import charge_refresh
+from .locks import lock_charge
+from .sync import apply_stripe_refund
+
+log = logging.getLogger("flexbill.refunds")
+MAX_NOTE = 1000
+
+
+def refund_create(
+    *,
+    membership: Membership,
+    charge: Charge,
+    amount: object = None,
+    reason: str = RefundReason.REQUESTED_BY_CUSTOMER,
+    note: str = "",
+    credit_note: bool = False,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Refund:
+    """Refund a Stripe charge, fully (amount=None) or partly. Raises RefundRefused, StripeFailed, Conflict."""
+    if reason not in RefundReason.values:
+        raise InvalidInput(f"reason must be one of {', '.join(RefundReason.values)}.", code="reason_invalid")
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"note must be at most {MAX_NOTE} characters.", code="note_invalid")
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise InvalidInput("Idempotency-Key must be 1 to 255 characters.", code="idempotency_key_invalid")
+    fingerprint = _fingerprint(charge.pk, amount, reason, note, credit_note)
+    if idempotency_key:
+        existing = Refund.objects.filter(
+            organization_id=charge.organization_id, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return _replay(existing, fingerprint)
+
+    actor = Actor.for_user(membership.user)
+    try:
+        with transaction.atomic():
+            charge = lock_charge(charge_id=charge.pk)
+            eligibility = rules.refund_eligibility(
+                charge,
+                now=now or timezone.now(),
+                can_refund=membership.has_permission(Permission.CHARGES_REFUND),
+                amount=amount,
+            )
+            if not eligibility.allowed:
+                raise RefundRefused(eligibility.refusal)
+            refund = Refund.objects.create(
+                organization_id=charge.organization_id,
+                charge=charge,
+                amount=eligibility.amount,
+                currency=charge.currency,
+                reason=reason,
+                note=note,
+                status=RefundStatus.REQUESTED,
+                origin=RefundOrigin.APP,
+                idempotency_key=idempotency_key or None,
+                request_fingerprint=fingerprint,
+                credit_note_requested=credit_note,
+                created_by=membership.user,
+            )
+            audit_record(
+                organization_id=charge.organization_id,
+                actor=actor,
+                action="refund.requested",
+                obj=refund,
+                after=_refund_state(refund),
+                message=note,
+                invoice_id=charge.invoice_id,
+            )
+            charge_refresh(charge=charge, actor=actor)
+    except IntegrityError as exc:
+        # Two requests raced: the same Idempotency-Key (answer with the first one's refund), or the
+        # database's own guard on the charge's refunds (charge_refunds_within_amount) caught an over-refund.
+        if idempotency_key:
+            existing = Refund.objects.filter(
+                organization_id=charge.organization_id, idempotency_key=idempotency_key
+            ).first()
+            if existing is not None:
+                return _replay(existing, fingerprint)
+        raise RefundRefused(Refusal.AMOUNT_TOO_LARGE) from exc
+    return _send(refund=refund, actor=actor)
+
+
+def refund_settle(*, refund: Refund, resend: bool, actor: Actor = SYSTEM) -> Refund:
+    """Settle a refund left "requested" (crash, timeout): adopt Stripe's refund carrying our reference;
+    if Stripe has none, send it again with the same idempotency key (resend) or, once the grace period has
+    passed, cancel it (reconcile)."""
+    charge = refund.charge
+    info = _find_in_stripe(refund)
+    if info is not None:
+        return _store(refund=refund, info=info, actor=actor)
+    if resend:
+        return _send(refund=refund, actor=actor)
+    grace = timedelta(seconds=settings.FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS)
+    if timezone.now() - refund.created_at < grace:
+        return refund
+    with transaction.atomic():
+        charge = lock_charge(charge_id=charge.pk)
+        refund = Refund.objects.get(pk=refund.pk)
+        if refund.status != RefundStatus.REQUESTED:
+            return refund
+        before = _refund_state(refund)
+        refund.status = RefundStatus.CANCELED
+        refund.failure_reason = "Stripe has no record of this refund: it never reached Stripe. No money moved."
+        refund.save(update_fields=["status", "failure_reason", "updated_at"])
+        audit_record(
+            organization_id=refund.organization_id,
+            actor=actor,
+            action="refund.canceled",
+            obj=refund,
+            before=before,
+            after=_refund_state(refund),
+            message=refund.failure_reason,
+            invoice_id=charge.invoice_id,
+        )
+        charge_refresh(charge=charge, actor=actor)
+    return refund
+
+
+def _send(*, refund: Refund, actor: Actor) -> Refund:
+    charge = refund.charge
+    try:
+        info = gateway_for(charge.organization).refund_create(
+            charge_id=charge.stripe_charge_id,
+            amount=refund.amount,
+            reason=refund.reason,
+            metadata={
+                REFUND_ID_KEY: str(refund.pk),
+                REFUND_REFERENCE_KEY: str(refund.reference),
+                "flexbill_invoice": charge.invoice.number,
+            },
+            idempotency_key=f"flexbill-refund-{refund.reference}",
+        )
+    except StripeGatewayError as exc:
+        if exc.maybe_applied:
+            audit_record(
+                organization_id=refund.organization_id,
+                actor=actor,
+                action="refund.unconfirmed",
+                obj=refund,
+                message=exc.message,
+                invoice_id=charge.invoice_id,
+            )
+            raise StripeFailed(
+                f"{exc.message} The refund is recorded as requested and will be settled with Stripe "
+                "automatically; do not send it again.",
+                code="stripe_unconfirmed",
+            ) from exc
+        _release(refund=refund, actor=actor, message=exc.message)
+        raise StripeFailed(f"Stripe did not refund: {exc.message} Nothing was changed.") from exc
+    fault_point("after_stripe_refund")
+    return _store(refund=refund, info=info, actor=actor)
+
+
+def _store(*, refund: Refund, info: RefundInfo, actor: Actor) -> Refund:
+    with transaction.atomic():
+        charge = lock_charge(charge_id=refund.charge_id)
+        refund = Refund.objects.get(pk=refund.pk)
+        apply_stripe_refund(refund=refund, info=info, actor=actor, invoice_id=charge.invoice_id)
+        charge_refresh(charge=charge, actor=actor)
+    return refund
+
+
+def _release(*, refund: Refund, actor: Actor, message: str) -> None:
+    """Stripe definitely did not refund: remove the reservation so the charge is exactly as it was."""
+    with transaction.atomic():
+        charge = lock_charge(charge_id=refund.charge_id)
+        audit_record(
+            organization_id=refund.organization_id,
+            actor=actor,
+            action="refund.rejected",
+            obj=refund,
+            before=_refund_state(refund),
+            message=message,
+            invoice_id=charge.invoice_id,
+        )
+        Refund.objects.filter(pk=refund.pk, status=RefundStatus.REQUESTED, stripe_refund_id__isnull=True).delete()
+        charge_refresh(charge=charge, actor=actor)
+
+
+def _find_in_stripe(refund: Refund) -> RefundInfo | None:
+    try:
+        refunds = gateway_for(refund.organization).refunds_for_charge(refund.charge.stripe_charge_id)
+    except StripeGatewayError as exc:
+        raise StripeFailed(f"Stripe could not be asked about this refund: {exc.message}") from exc
+    reference = str(refund.reference)
+    return next((r for r in refunds if r.metadata.get(REFUND_REFERENCE_KEY) == reference), None)
+
+
+def _replay(existing: Refund, fingerprint: str) -> Refund:
+    if existing.request_fingerprint != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was already used with different parameters.", code="idempotency_key_reused"
+        )
+    # A retry of a request whose Stripe call never confirmed: settle it now, once the first attempt is over.
+    in_flight_for = timedelta(seconds=settings.FLEXBILL_STRIPE_TIMEOUT * (settings.FLEXBILL_STRIPE_MAX_RETRIES + 1) + 5)
+    if existing.status == RefundStatus.REQUESTED and timezone.now() - existing.created_at > in_flight_for:
+        return refund_settle(refund=existing, resend=True)
+    return existing
+
+
+def _fingerprint(charge_id: int, amount: object, reason: str, note: str, credit_note: bool) -> str:
+    payload = json.dumps([charge_id, amount, reason, note, bool(credit_note)], default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _refund_state(refund: Refund) -> dict:
+    return {
+        "amount": refund.amount,
+        "status": refund.status,
+        "reason": refund.reason,
+        "origin": refund.origin,
+        "stripe_refund_id": refund.stripe_refund_id,
+    }

@@ -1,0 +1,98 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from flexbill.ops.demo_seed import DEMO_PASSWORD, seed_demo
+from flexbill.ops.localstripe import free_port, start_local_stripe
+
+from .serve import gunicorn_argv
+
+
+class Command(BaseCommand):
+    help = "One command demo: SQLite in ./var, the local Stripe, seeded data, web server and worker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+
+    def handle(self, *args, port, host, **options):
+        from rich.console import Console
+
+        console = Console()
+        if not 1 <= port <= 65535:
+            raise CommandError("--port must be between 1 and 65535.")
+        if port_in_use(host, port):
+            raise CommandError(f"Port {port} is already in use; pick another with --port.")
+        database = settings.DATABASES["default"]["NAME"]
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(f"{database}{suffix}"):
+                os.remove(f"{database}{suffix}")
+
+        with console.status("Starting the local Stripe on 127.0.0.1…"):
+            stripe = start_local_stripe(free_port())
+        children = [stripe.process]
+        try:
+            settings.FLEXBILL_STRIPE_API_BASE = stripe.url
+            env = {**os.environ, "FLEXBILL_STRIPE_API_BASE": stripe.url, "FLEXBILL_RECONCILE_INTERVAL": "5"}
+            with console.status("Creating the database…"):
+                call_command("migrate", verbosity=0)
+            org = seed_demo(console=console)
+            children.append(
+                subprocess.Popen(  # noqa: S603
+                    gunicorn_argv(host=host, port=port, workers=1, threads=8), env=env
+                )
+            )
+            children.append(
+                subprocess.Popen(  # noqa: S603
+                    [sys.executable, "-m", "flexbill.cli", "worker", "--reconcile-interval", "5"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+            url = f"http://{host}:{port}/"
+            console.print(f"\n[bold green]flexbill demo is running:[/] {url}")
+            console.print(f"Local Stripe: {stripe.url} (secret key {org.stripe_secret_key})")
+            console.print(f"Logins (password [bold]{DEMO_PASSWORD}[/] for all):")
+            for email, role in DEMO_LOGINS:
+                console.print(f"  {email:<32} {role}")
+            demo_env = settings.VAR_DIR / "demo.env"
+            demo_env.write_text(f"FLEXBILL_STRIPE_API_BASE={stripe.url}\nDATABASE_URL=sqlite:///{database}\n")
+            console.print("Refund directly in Stripe, as in Stripe's dashboard (flexbill syncs it within seconds):")
+            console.print("  flexbill stripe-refund --org demo --charge CHARGE_ID [--amount MINOR_UNITS]")
+            console.print("Press Ctrl-C to stop.")
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            raise CommandError("A demo process stopped unexpectedly; shutting down.")
+        except KeyboardInterrupt:
+            console.print("\nStopping…")
+        finally:
+            (settings.VAR_DIR / "demo.env").unlink(missing_ok=True)
+            for child in reversed(children):
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in children:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+
+
+DEMO_LOGINS = [
+    ("owner@demo.flexbill.test", "Owner"),
+    ("admin@demo.flexbill.test", "Admin"),
+    ("clerk@demo.flexbill.test", "Billing clerk (custom role: may refund)"),
+    ("frontdesk@demo.flexbill.test", "Front desk (member: view only)"),
+]
+
+
+def port_in_use(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex((host, port)) == 0

@@ -1,0 +1,173 @@
+"""Django settings for flexbill.
+
+Configuration comes from the environment (see API.md): DATABASE_URL, FLEXBILL_STRIPE_API_BASE,
+FLEXBILL_SECRET_KEY. Without them flexbill runs from ./var/ with SQLite, which is what the demo uses.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("FLEXBILL_VAR_DIR", Path.cwd() / "var"))
+
+
+def _env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    key = os.environ.get("FLEXBILL_SECRET_KEY")
+    if key:
+        return key
+    # Development only: a key generated once and kept beside the SQLite database.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = _env_flag("FLEXBILL_DEBUG", False)
+ALLOWED_HOSTS = [h for h in os.environ.get("FLEXBILL_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("FLEXBILL_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_tasks",
+    "django_tasks_db",
+    "flexbill.accounts",
+    "flexbill.audit",
+    "flexbill.billing",
+    "flexbill.stripe_gateway",
+    "flexbill.web",
+    "flexbill.ops",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "flexbill.urls"
+WSGI_APPLICATION = "flexbill.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'flexbill.sqlite3'}",
+        conn_max_age=int(os.environ.get("FLEXBILL_DB_CONN_MAX_AGE", "0")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions take SQLite's write lock at BEGIN, so concurrent writers queue up instead of
+    # failing half-way with "database is locked"; this is what serializes refund reservations on SQLite.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("FLEXBILL_TEST_SQLITE") or None}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:invoice_list"
+LOGOUT_REDIRECT_URL = "web:login"
+
+# Security headers. HSTS and secure cookies only where flexbill is served over HTTPS (FLEXBILL_SECURE=1).
+SECURE = _env_flag("FLEXBILL_SECURE", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = SECURE
+CSRF_COOKIE_SECURE = SECURE
+SECURE_SSL_REDIRECT = SECURE
+SECURE_HSTS_SECONDS = 31536000 if SECURE else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
+SECURE_HSTS_PRELOAD = SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else None
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("FLEXBILL_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+
+EMAIL_BACKEND = os.environ.get("FLEXBILL_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "flexbill": {"handlers": ["console"], "level": os.environ.get("FLEXBILL_LOG_LEVEL", "INFO")},
+    },
+}
+
+# Stripe: every organization has its own keys; the API base is shared (the local Stripe in dev and tests).
+FLEXBILL_STRIPE_API_BASE = os.environ.get("FLEXBILL_STRIPE_API_BASE") or None
+FLEXBILL_STRIPE_TIMEOUT = float(os.environ.get("FLEXBILL_STRIPE_TIMEOUT", "10"))
+FLEXBILL_STRIPE_MAX_RETRIES = int(os.environ.get("FLEXBILL_STRIPE_MAX_RETRIES", "0"))
+FLEXBILL_WEBHOOK_TOLERANCE = 300
+# A refund left "requested" this long with no trace in Stripe never reached Stripe: reconcile cancels it.
+FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = int(os.environ.get("FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS", "600"))
+FLEXBILL_RECONCILE_INTERVAL = float(os.environ.get("FLEXBILL_RECONCILE_INTERVAL", "300"))
+# Test settings only: names a point where the refund flow kills its own process (crash-recovery tests).
+FLEXBILL_FAULT_INJECTION = _env_flag("FLEXBILL_FAULT_INJECTION", False)

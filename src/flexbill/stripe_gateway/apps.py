@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StripeGatewayConfig(AppConfig):
+    name = "flexbill.stripe_gateway"
+    label = "stripe_gateway"

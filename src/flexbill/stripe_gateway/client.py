@@ -1,0 +1,256 @@
+"""The one place flexbill talks to Stripe: a StripeClient per organization, and typed results.
+
+Stripe and the local Stripe used in development differ in a few ways; those differences are kept here
+(`_LocalStripeQuirks`) and nowhere else.
+"""
+
+import functools
+import logging
+from datetime import UTC, datetime
+
+import requests
+import stripe
+import urllib3
+from django.conf import settings
+
+from .types import (
+    ChargeDetails,
+    PaymentMethodInfo,
+    PaymentResult,
+    RefundInfo,
+    StripeGatewayError,
+    StripeRejected,
+    StripeUncertain,
+    StripeUnreachable,
+)
+
+log = logging.getLogger("flexbill.stripe")
+
+REFUND_REFERENCE_KEY = "flexbill_refund_reference"
+REFUND_ID_KEY = "flexbill_refund_id"
+STRIPE_REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+
+
+@functools.lru_cache(maxsize=256)
+def _stripe_client(api_key: str, api_base: str | None, timeout: float, retries: int) -> stripe.StripeClient:
+    # One client (and HTTP connection pool) per key; it holds no business state.
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": api_base} if api_base else {},
+        max_network_retries=retries,
+        http_client=stripe.RequestsClient(timeout=timeout),
+    )
+
+
+def gateway_for(organization) -> "StripeGateway":
+    if not organization.stripe_secret_key:
+        raise StripeRejected(f"{organization.name} has no Stripe secret key configured.")
+    return StripeGateway(
+        _stripe_client(
+            organization.stripe_secret_key,
+            settings.FLEXBILL_STRIPE_API_BASE,
+            settings.FLEXBILL_STRIPE_TIMEOUT,
+            settings.FLEXBILL_STRIPE_MAX_RETRIES,
+        ),
+        local=bool(settings.FLEXBILL_STRIPE_API_BASE),
+    )
+
+
+class StripeGateway:
+    def __init__(self, client: stripe.StripeClient, *, local: bool):
+        self._v1 = client.v1
+        self._local = local
+
+    # Customers and payment methods -------------------------------------------------------------------
+    def customer_create(self, *, name: str, email: str, metadata: dict) -> str:
+        with _translated_errors():
+            return self._v1.customers.create(params={"name": name, "email": email, "metadata": metadata}).id
+
+    def payment_method_attach(self, *, payment_method_id: str, customer_id: str) -> PaymentMethodInfo:
+        with _translated_errors():
+            pm = self._v1.payment_methods.attach(payment_method_id, params={"customer": customer_id})
+        return _payment_method_info(_plain(pm))
+
+    # Charging ----------------------------------------------------------------------------------------------
+    def charge(
+        self,
+        *,
+        customer_id: str,
+        payment_method: PaymentMethodInfo,
+        amount: int,
+        currency: str,
+        metadata: dict,
+        idempotency_key: str,
+    ) -> PaymentResult:
+        """Create and confirm a PaymentIntent off-session. A decline is a failed result, not an error."""
+        params = {
+            "amount": amount,
+            "currency": currency,
+            "customer": customer_id,
+            "payment_method": payment_method.id,
+            "payment_method_types": [payment_method.type],
+            "off_session": True,
+            "confirm": True,
+            "metadata": metadata,
+        }
+        try:
+            with _translated_errors():
+                intent = self._v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
+        except _CardDeclined as declined:
+            return PaymentResult(
+                status="failed",
+                payment_intent_id=declined.payment_intent_id,
+                charge_id=declined.charge_id,
+                failure_message=declined.message,
+            )
+        return self._payment_result(_plain(intent))
+
+    def payment_intent_status(self, payment_intent_id: str) -> PaymentResult:
+        with _translated_errors():
+            intent = self._v1.payment_intents.retrieve(payment_intent_id)
+        return self._payment_result(_plain(intent))
+
+    def _payment_result(self, intent) -> PaymentResult:
+        latest = intent.get("latest_charge")
+        # Stripe returns latest_charge as an id unless expanded; the local Stripe embeds the Charge object.
+        charge_id = latest if isinstance(latest, str) else (latest.get("id") if latest else None)
+        failure = ""
+        if intent["status"] in ("requires_payment_method", "canceled"):
+            error = intent.get("last_payment_error") or {}
+            failure = error.get("message") or "The payment failed."
+        elif intent["status"] == "requires_action":
+            failure = "The customer's bank requires authentication; the payment cannot be completed off-session."
+        status = {"succeeded": "success", "processing": "pending"}.get(intent["status"], "failed")
+        return PaymentResult(
+            status=status, payment_intent_id=intent["id"], charge_id=charge_id, failure_message=failure
+        )
+
+    # Refunds ------------------------------------------------------------------------------------------------
+    def refund_create(
+        self, *, charge_id: str, amount: int, reason: str, metadata: dict, idempotency_key: str
+    ) -> RefundInfo:
+        params = {"charge": charge_id, "amount": amount, "metadata": {**metadata, "flexbill_reason": reason}}
+        if reason in STRIPE_REFUND_REASONS and not self._local:
+            params["reason"] = reason  # the local Stripe rejects `reason` as an unexpected parameter
+        with _translated_errors():
+            refund = self._v1.refunds.create(params=params, options={"idempotency_key": idempotency_key})
+        return refund_info(_plain(refund))
+
+    def refunds_for_charge(self, charge_id: str) -> list[RefundInfo]:
+        with _translated_errors():
+            page = self._v1.refunds.list(params={"charge": charge_id, "limit": 100})
+            return [refund_info(_plain(r)) for r in page.auto_paging_iter()]
+
+    def refunds_all(self, *, page_size: int = 100):
+        """Every refund of the account, newest first, paging through Stripe's list."""
+        with _translated_errors():
+            page = self._v1.refunds.list(params={"limit": page_size})
+            for refund in page.auto_paging_iter():
+                yield refund_info(_plain(refund))
+
+    def charge_details(self, charge_id: str) -> ChargeDetails:
+        with _translated_errors():
+            charge = _plain(self._v1.charges.retrieve(charge_id))
+            refunds = self.refunds_for_charge(charge_id)
+        return ChargeDetails(
+            id=charge["id"],
+            payment_intent_id=_id_of(charge.get("payment_intent")),
+            amount=charge["amount"],
+            amount_refunded=charge.get("amount_refunded") or 0,
+            currency=charge["currency"],
+            status=charge["status"],
+            paid=bool(charge.get("paid")),
+            created=_timestamp(charge.get("created")),
+            customer_id=_id_of(charge.get("customer")),
+            payment_method_id=_id_of(charge.get("payment_method")),
+            failure_message=charge.get("failure_message") or "",
+            refunds=refunds,
+        )
+
+
+def refund_info(refund) -> RefundInfo:
+    """Stripe Refund object (or its dict form inside an event) -> RefundInfo."""
+    metadata = refund.get("metadata") or {}
+    return RefundInfo(
+        id=refund["id"],
+        charge_id=_id_of(refund.get("charge")),
+        payment_intent_id=_id_of(refund.get("payment_intent")),
+        amount=int(refund["amount"]),
+        currency=refund["currency"],
+        status=refund.get("status") or "pending",
+        failure_reason=refund.get("failure_reason") or "",
+        reason=refund.get("reason"),
+        metadata=dict(metadata),
+        created=_timestamp(refund.get("created")),
+    )
+
+
+def _payment_method_info(pm) -> PaymentMethodInfo:
+    details = pm.get(pm["type"]) or {}
+    return PaymentMethodInfo(
+        id=pm["id"], type=pm["type"], brand=details.get("brand") or "", last4=details.get("last4") or ""
+    )
+
+
+def _plain(obj) -> dict:
+    """StripeObjects are not dicts in stripe-python 16; read them as plain data."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+
+
+def _id_of(value) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.get("id")
+
+
+def _timestamp(value) -> datetime | None:
+    return datetime.fromtimestamp(value, tz=UTC) if value else None
+
+
+class _CardDeclined(StripeRejected):
+    def __init__(self, message: str, payment_intent_id: str | None, charge_id: str | None):
+        super().__init__(message)
+        self.payment_intent_id = payment_intent_id
+        self.charge_id = charge_id
+
+
+class _translated_errors:
+    """Turn stripe-python's exceptions into flexbill's three kinds of Stripe failure."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not isinstance(exc, stripe.StripeError):
+            return False
+        if isinstance(exc, stripe.CardError):
+            error = _plain(exc.error) if exc.error else {}
+            raise _CardDeclined(
+                exc.user_message or "The card was declined.",
+                _id_of(error.get("payment_intent")),
+                _id_of(error.get("charge")),
+            ) from exc
+        raise _gateway_error(exc) from exc
+
+
+def _gateway_error(exc: stripe.StripeError) -> StripeGatewayError:
+    if isinstance(exc, stripe.APIConnectionError):
+        if _never_sent(exc):
+            return StripeUnreachable("Stripe could not be reached; nothing was sent.")
+        return StripeUncertain("Stripe did not answer in time.")
+    status = exc.http_status or 0
+    message = exc.user_message or str(exc) or "Stripe returned an error."
+    if status >= 500:
+        return StripeUncertain(f"Stripe failed to process the request ({status}): {message}")
+    return StripeRejected(message)
+
+
+def _never_sent(exc: stripe.APIConnectionError) -> bool:
+    """True when the connection itself failed (refused, DNS, connect timeout), so Stripe never saw the request."""
+    cause = exc.__cause__
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(cause, requests.exceptions.ConnectionError) and cause.args:
+        reason = getattr(cause.args[0], "reason", None)
+        return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.NameResolutionError)
+    return False

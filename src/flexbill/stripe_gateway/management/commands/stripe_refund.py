@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from flexbill.accounts.selectors import organization_get
+from flexbill.errors import FlexbillError
+from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from flexbill.stripe_gateway.types import StripeGatewayError
+
+
+class Command(BaseCommand):
+    help = "Development: refund a charge directly in Stripe (as in Stripe's dashboard), bypassing flexbill."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", required=True, help="organization slug")
+        parser.add_argument("--charge", required=True, help="flexbill charge id or Stripe charge id (ch_…)")
+        parser.add_argument("--amount", type=int, help="minor units; default: the whole charge")
+
+    def handle(self, *args, org, charge, amount, **options):
+        from flexbill.billing.models import Charge
+
+        try:
+            organization = organization_get(slug=org)
+        except FlexbillError as exc:
+            raise CommandError(exc.detail) from exc
+        if amount is not None and amount < 1:
+            raise CommandError("--amount must be a positive number of minor units.")
+        stripe_charge_id = charge
+        if charge.isdigit():
+            local = Charge.objects.filter(organization=organization, pk=int(charge)).first()
+            if local is None or not local.stripe_charge_id:
+                raise CommandError(f"Charge {charge} has no Stripe charge in {org}.")
+            stripe_charge_id = local.stripe_charge_id
+        try:
+            refund_id = stripe_refund_directly(organization, charge_id=stripe_charge_id, amount=amount)
+        except StripeGatewayError as exc:
+            raise CommandError(exc.message) from exc
+        except Exception as exc:
+            raise CommandError(f"Stripe refused the refund: {exc}") from exc
+        self.stdout.write(refund_id)

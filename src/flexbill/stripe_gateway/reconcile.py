@@ -1,0 +1,86 @@
+"""Reconcile (rule 11): ask Stripe for every refund of the organization and settle what webhooks missed.
+
+New refunds made in Stripe, status changes, and refunds flexbill left "requested" after a crash or timeout.
+Running it twice changes nothing the second time.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flexbill.accounts.models import Organization
+
+from .client import gateway_for
+
+log = logging.getLogger("flexbill.reconcile")
+
+
+@dataclass
+class ReconcileReport:
+    stripe_refunds_seen: int = 0
+    charges_checked: int = 0
+    refunds_created: int = 0
+    refunds_updated: int = 0
+    requested_settled: int = 0
+    unknown_charges: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return self.refunds_created + self.refunds_updated + self.requested_settled
+
+
+Progress = Callable[[str, int, int | None], None]
+
+
+def reconcile_organization(organization: Organization, *, progress: Progress | None = None) -> ReconcileReport:
+    from flexbill.audit.services import STRIPE
+    from flexbill.billing.models import Charge, Refund
+    from flexbill.billing.services import charge_sync_refunds, refund_settle
+
+    progress = progress or (lambda stage, done, total: None)
+    report = ReconcileReport()
+    gateway = gateway_for(organization)
+
+    by_charge: dict[str, list] = defaultdict(list)
+    for info in gateway.refunds_all():
+        report.stripe_refunds_seen += 1
+        if info.charge_id:
+            by_charge[info.charge_id].append(info)
+        if report.stripe_refunds_seen % 100 == 0:
+            progress("Reading refunds from Stripe", report.stripe_refunds_seen, None)
+    progress("Reading refunds from Stripe", report.stripe_refunds_seen, report.stripe_refunds_seen)
+
+    charge_ids = list(by_charge)
+    known = {}
+    for start in range(0, len(charge_ids), 500):
+        chunk = charge_ids[start : start + 500]
+        for charge in Charge.objects.filter(organization=organization, stripe_charge_id__in=chunk):
+            known[charge.stripe_charge_id] = charge
+    report.unknown_charges = len(charge_ids) - len(known)
+    for done, (stripe_charge_id, charge) in enumerate(known.items(), start=1):
+        try:
+            result = charge_sync_refunds(charge=charge, refunds=by_charge[stripe_charge_id], actor=STRIPE)
+        except Exception as exc:  # one bad charge must not stop the others; it is reported
+            log.exception("Reconciling charge %s failed", charge.pk)
+            report.errors.append(f"charge {charge.pk}: {exc}")
+            continue
+        report.charges_checked += 1
+        report.refunds_created += result.created
+        report.refunds_updated += result.updated
+        progress("Settling refunds", done, len(known))
+
+    requested = Refund.objects.filter(organization=organization, status="requested").select_related(
+        "charge__invoice", "organization"
+    )
+    for refund in requested:
+        try:
+            settled = refund_settle(refund=refund, resend=False, actor=STRIPE)
+        except Exception as exc:
+            report.errors.append(f"refund {refund.pk}: {exc}")
+            continue
+        if settled.status != "requested":
+            report.requested_settled += 1
+
+    return report

@@ -1,0 +1,76 @@
+"""Small typed results the gateway returns, so the rest of flexbill never handles raw Stripe objects."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class StripeGatewayError(Exception):
+    """Stripe failed. `maybe_applied` is True when the request may have reached Stripe and taken effect."""
+
+    maybe_applied = False
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class StripeRejected(StripeGatewayError):
+    """Stripe answered with an error: nothing was done."""
+
+
+class StripeUnreachable(StripeGatewayError):
+    """The connection to Stripe could not be made: the request never left flexbill."""
+
+
+class StripeUncertain(StripeGatewayError):
+    """Stripe did not answer in time or answered 5xx: the request may or may not have been applied."""
+
+    maybe_applied = True
+
+
+@dataclass(frozen=True)
+class PaymentMethodInfo:
+    id: str
+    type: str
+    brand: str = ""
+    last4: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """The outcome of charging a payment method: success, pending (processing) or failed."""
+
+    status: str
+    payment_intent_id: str | None
+    charge_id: str | None
+    failure_message: str = ""
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    id: str
+    charge_id: str | None
+    payment_intent_id: str | None
+    amount: int
+    currency: str
+    status: str
+    failure_reason: str = ""
+    reason: str | None = None
+    metadata: dict = field(default_factory=dict)
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChargeDetails:
+    id: str
+    payment_intent_id: str | None
+    amount: int
+    amount_refunded: int
+    currency: str
+    status: str
+    paid: bool
+    created: datetime | None
+    customer_id: str | None
+    payment_method_id: str | None
+    failure_message: str
+    refunds: list[RefundInfo]

@@ -1,0 +1,143 @@
+"""Shared fixtures: the local Stripe (one per test session, wiped per test), organizations, roles, API clients."""
+
+import itertools
+import uuid
+
+import pytest
+from django.test import Client
+
+from flexbill.accounts.models import Membership, Organization
+from flexbill.accounts.permissions import Permission
+from flexbill.accounts.services import api_token_create, custom_role_create, organization_create, user_create
+from flexbill.audit.services import SYSTEM
+from flexbill.billing import services
+from flexbill.ops.localstripe import start_local_stripe
+
+WEBHOOK_SECRET = "whsec_test_flexbill"
+PASSWORD = "correct-horse-battery"
+_seq = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def local_stripe():
+    stripe = start_local_stripe()
+    yield stripe
+    stripe.stop()
+
+
+@pytest.fixture(autouse=True)
+def _stripe_api_base(request, settings):
+    """Point every test at the local Stripe and start it wiped (its data is process-wide)."""
+    if "nostripe" in request.keywords:
+        yield None
+        return
+    stripe = request.getfixturevalue("local_stripe")
+    stripe.reset()
+    settings.FLEXBILL_STRIPE_API_BASE = stripe.url
+    yield stripe
+
+
+@pytest.fixture
+def make_org(db):
+    def make(slug: str | None = None, **kwargs) -> Organization:
+        n = next(_seq)
+        return organization_create(
+            slug=slug or f"org{n}",
+            name=kwargs.pop("name", f"Workspace {n}"),
+            stripe_secret_key=kwargs.pop("stripe_secret_key", f"sk_test_{uuid.uuid4().hex[:12]}"),
+            stripe_webhook_secret=kwargs.pop("stripe_webhook_secret", WEBHOOK_SECRET),
+            currency=kwargs.pop("currency", "usd"),
+        )
+
+    return make
+
+
+@pytest.fixture
+def org(make_org):
+    return make_org()
+
+
+@pytest.fixture
+def make_member(db):
+    """make_member(org, "owner" | "admin" | "member" | "clerk" (custom with refund) | "custom" (without))."""
+
+    def make(organization: Organization, role: str = "owner", permissions: list[str] | None = None) -> Membership:
+        n = next(_seq)
+        if role in ("clerk", "custom"):
+            granted = (
+                permissions
+                if permissions is not None
+                else ([Permission.CHARGES_REFUND] if role == "clerk" else [Permission.CREDIT_NOTES_CREATE])
+            )
+            custom = custom_role_create(organization=organization, name=f"role-{n}", permissions=granted)
+            role = f"custom:{custom.name}"
+        return user_create(organization=organization, email=f"user{n}@example.com", password=PASSWORD, role=role)
+
+    return make
+
+
+@pytest.fixture
+def owner(org, make_member):
+    return make_member(org, "owner")
+
+
+@pytest.fixture
+def api_client(db):
+    """api_client(membership) -> a Django test client sending that member's Bearer token."""
+
+    def make(membership: Membership | None = None) -> Client:
+        if membership is None:
+            return Client()
+        return Client(HTTP_AUTHORIZATION=f"Bearer {api_token_create(membership=membership)}")
+
+    return make
+
+
+@pytest.fixture
+def make_customer(db):
+    def make(organization: Organization, payment_method: str = "pm_card_visa"):
+        customer = services.customer_create(
+            organization=organization, name="Ada Lovelace", email="ada@example.com", actor=SYSTEM
+        )
+        method = services.payment_method_add(customer=customer, stripe_payment_method=payment_method, actor=SYSTEM)
+        return customer, method
+
+    return make
+
+
+@pytest.fixture
+def make_invoice(db):
+    def make(
+        organization: Organization,
+        customer,
+        total: int = 10000,
+        payment_method: str = "stripe_card",
+        currency: str | None = None,
+    ):
+        return services.invoice_create(
+            organization=organization,
+            customer=customer,
+            currency=currency or organization.default_currency,
+            payment_method=payment_method,
+            lines=[{"description": "Dedicated desk", "amount": total}],
+            actor=SYSTEM,
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_paid_charge(make_customer, make_invoice):
+    """A successful Stripe card charge of `amount` on a fresh invoice, through the local Stripe."""
+
+    def make(organization: Organization, amount: int = 10000, payment_method: str = "pm_card_visa"):
+        customer, method = make_customer(organization, payment_method)
+        invoice = make_invoice(organization, customer, total=amount)
+        return services.charge_create_stripe(invoice=invoice, payment_method_id=method.pk, actor=SYSTEM)
+
+    return make
+
+
+@pytest.fixture
+def paid_charge(org, make_paid_charge):
+    return make_paid_charge(org)
