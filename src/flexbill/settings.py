@@ -100,7 +100,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("FLEXBILL_TEST_SQLITE") or None}
+    # Tests use a file, not an in-memory database, so that threads and processes share it as in production.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("FLEXBILL_TEST_SQLITE") or str(VAR_DIR / "test.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -26,7 +26,8 @@ class LocalStripe:
 
     def reset(self) -> None:
         request = urllib.request.Request(f"{self.url}/_config/data", method="DELETE")
-        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback URL built here  # noqa: S310 - loopback URL built here
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - loopback URL built here
+            pass  # noqa: S310 - loopback URL built here
 
     def stop(self) -> None:
         if self.process.poll() is None:
