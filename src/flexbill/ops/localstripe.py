@@ -25,9 +25,9 @@ class LocalStripe:
         return f"http://127.0.0.1:{self.port}"
 
     def reset(self) -> None:
-        request = urllib.request.Request(f"{self.url}/_config/data", method="DELETE")
+        request = urllib.request.Request(f"{self.url}/_config/data", method="DELETE")  # noqa: S310 - loopback
         with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - loopback URL built here
-            pass  # noqa: S310 - loopback URL built here
+            pass
 
     def stop(self) -> None:
         if self.process.poll() is None:
