@@ -101,7 +101,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Tests use a file, not an in-memory database, so that threads and processes share it as in production.
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("FLEXBILL_TEST_SQLITE") or str(VAR_DIR / "test.sqlite3")}
+    # One file per test run, so that several runs on one machine do not share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("FLEXBILL_TEST_SQLITE") or str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
