@@ -37,6 +37,12 @@ def _stripe_api_base(request, settings):
     yield stripe
 
 
+@pytest.fixture(autouse=True)
+def _tasks_run_immediately(settings):
+    """Background tasks (emails, outgoing webhooks) run as soon as they are enqueued, after commit."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
 @pytest.fixture
 def make_org(db):
     def make(slug: str | None = None, **kwargs) -> Organization:

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "flexbill.audit",
     "flexbill.billing",
     "flexbill.stripe_gateway",
+    "flexbill.notifications",
+    "flexbill.outgoing",
     "flexbill.web",
     "flexbill.ops",
 ]
@@ -174,5 +176,7 @@ FLEXBILL_WEBHOOK_TOLERANCE = 300
 # A refund left "requested" this long with no trace in Stripe never reached Stripe: reconcile cancels it.
 FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = int(os.environ.get("FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS", "600"))
 FLEXBILL_RECONCILE_INTERVAL = float(os.environ.get("FLEXBILL_RECONCILE_INTERVAL", "300"))
+# Outgoing webhooks go to https:// endpoints; plain http only where allowed (the demo's local receiver, tests).
+FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = _env_flag("FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP", False)
 # Test settings only: names a point where the refund flow kills its own process (crash-recovery tests).
 FLEXBILL_FAULT_INJECTION = _env_flag("FLEXBILL_FAULT_INJECTION", False)

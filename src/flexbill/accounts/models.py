@@ -17,6 +17,8 @@ class Organization(models.Model):
     stripe_webhook_secret = models.CharField(max_length=255, blank=True)
     # Only platform staff may turn this off (in Django admin), as in Flex where operators "contact support".
     refund_sync_enabled = models.BooleanField(default=True)
+    # Email the customer when a refund succeeds (billing admins always hear about failed refunds).
+    refund_emails_enabled = models.BooleanField(default=True)
     default_currency = models.CharField(max_length=3, default="usd")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,0 +1,70 @@
+"""Refund emails: the customer hears when a refund succeeds; billing admins hear when one fails."""
+
+import logging
+
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django_tasks import task
+
+from flexbill.accounts.models import Membership
+from flexbill.accounts.permissions import Permission
+
+from .models import RefundNotification
+
+log = logging.getLogger("flexbill.notifications")
+Kind = RefundNotification.Kind
+
+
+KIND_FOR_STATUS = {"succeeded": Kind.CUSTOMER_REFUND_SUCCEEDED, "failed": Kind.ADMINS_REFUND_FAILED}
+
+
+def on_audit_event(sender, instance, created, **kwargs) -> None:
+    """Every refund status change is audited; the ones that reach succeeded or failed are emailed about,
+    after the transaction that made them commits."""
+    if not created or instance.object_type != "refund" or not instance.action.startswith("refund."):
+        return
+    kind = KIND_FOR_STATUS.get((instance.after or {}).get("status"))
+    if kind is None:
+        return
+    refund_id = int(instance.object_id)
+    transaction.on_commit(lambda: send_refund_notification.enqueue(refund_id, kind))
+
+
+@task()
+def send_refund_notification(refund_id: int, kind: str) -> str:
+    return refund_notify(refund_id=refund_id, kind=kind)
+
+
+def refund_notify(*, refund_id: int, kind: str) -> str:
+    from flexbill.billing.models import Refund
+
+    refund = Refund.objects.select_related("charge__invoice__customer", "organization").get(pk=refund_id)
+    organization = refund.organization
+    if kind == Kind.CUSTOMER_REFUND_SUCCEEDED:
+        if refund.status != "succeeded" or not organization.refund_emails_enabled:
+            return "not sent"
+        recipients = [refund.charge.invoice.customer.email]
+    else:
+        if refund.status != "failed":
+            return "not sent"
+        recipients = _billing_admin_emails(organization)
+    if not recipients:
+        return "no recipients"
+    try:
+        with transaction.atomic():
+            RefundNotification.objects.create(refund=refund, kind=kind, recipients=recipients)
+            context = {"refund": refund, "invoice": refund.charge.invoice, "organization": organization}
+            subject = render_to_string(f"notifications/{kind}_subject.txt", context).strip()
+            body = render_to_string(f"notifications/{kind}.txt", context)
+            # Inside the claim's transaction: if sending fails, the claim is rolled back and a retry may send.
+            send_mail(subject, body, None, recipients)
+    except IntegrityError:
+        return "already sent"
+    log.info("Sent %s for refund %s to %s", kind, refund_id, recipients)
+    return "sent"
+
+
+def _billing_admin_emails(organization) -> list[str]:
+    memberships = Membership.objects.filter(organization=organization).select_related("user", "custom_role")
+    return sorted({m.user.email for m in memberships if m.user.email and m.has_permission(Permission.CHARGES_REFUND)})

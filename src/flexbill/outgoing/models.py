@@ -1,0 +1,51 @@
+import secrets
+import uuid
+
+from django.db import models
+
+from flexbill.accounts.models import Organization
+
+EVENT_TYPES = ("refund.created", "refund.succeeded", "refund.failed", "charge.updated", "invoice.updated")
+
+
+class WebhookEndpoint(models.Model):
+    """An integrator's URL that receives flexbill's events, signed with the endpoint's own secret."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=100, editable=False)
+    event_types = models.JSONField(default=list)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+    @staticmethod
+    def generate_secret() -> str:
+        return "fbwh_" + secrets.token_urlsafe(32)
+
+
+class WebhookDelivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["endpoint", "-id"], name="delivery_endpoint_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} -> {self.endpoint_id} ({self.status})"
