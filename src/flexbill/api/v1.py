@@ -10,10 +10,12 @@ from flexbill.audit.services import Actor
 from flexbill.billing import selectors, services
 from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus
 from flexbill.billing.refusals import Refusal
-from flexbill.errors import InvalidInput, PermissionDenied
+from flexbill.errors import InvalidInput
 
 from . import errors, schemas
+from .access import org_of, require
 from .auth import BearerToken
+from .reports import router as reports_router
 from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
 
 api = NinjaAPI(
@@ -33,27 +35,16 @@ STRIPE_ERRORS = {**ERRORS, 502: schemas.Error}
 Cursor = Annotated[str | None, Query(max_length=200)]
 
 
-def _require(request: HttpRequest, permission: Permission):
-    membership = request.auth
-    if not membership.has_permission(permission):
-        raise PermissionDenied(Refusal.PERMISSION_DENIED.sentence)
-    return membership
-
-
 def _actor(request: HttpRequest) -> Actor:
     return Actor.for_user(request.auth.user)
-
-
-def _org(request: HttpRequest):
-    return request.auth.organization
 
 
 # Customers --------------------------------------------------------------------------------------------------
 @api.post("/v1/customers", response={201: schemas.CustomerOut, **STRIPE_ERRORS}, tags=["customers"])
 def customer_create(request, payload: schemas.CustomerIn):
-    _require(request, Permission.INVOICES_MANAGE)
+    require(request, Permission.INVOICES_MANAGE)
     customer = services.customer_create(
-        organization=_org(request), name=payload.name, email=payload.email, actor=_actor(request)
+        organization=org_of(request), name=payload.name, email=payload.email, actor=_actor(request)
     )
     return 201, customer
 
@@ -64,8 +55,8 @@ def customer_create(request, payload: schemas.CustomerIn):
     tags=["customers"],
 )
 def payment_method_add(request, customer_id: PathId, payload: schemas.PaymentMethodIn):
-    _require(request, Permission.INVOICES_MANAGE)
-    customer = selectors.customer_get(organization=_org(request), customer_id=customer_id)
+    require(request, Permission.INVOICES_MANAGE)
+    customer = selectors.customer_get(organization=org_of(request), customer_id=customer_id)
     method = services.payment_method_add(
         customer=customer, stripe_payment_method=payload.stripe_payment_method, actor=_actor(request)
     )
@@ -75,10 +66,10 @@ def payment_method_add(request, customer_id: PathId, payload: schemas.PaymentMet
 # Invoices ---------------------------------------------------------------------------------------------------
 @api.post("/v1/invoices", response={201: schemas.InvoiceOut, **ERRORS}, tags=["invoices"])
 def invoice_create(request, payload: schemas.InvoiceIn):
-    _require(request, Permission.INVOICES_MANAGE)
-    customer = selectors.customer_get(organization=_org(request), customer_id=payload.customer)
+    require(request, Permission.INVOICES_MANAGE)
+    customer = selectors.customer_get(organization=org_of(request), customer_id=payload.customer)
     invoice = services.invoice_create(
-        organization=_org(request),
+        organization=org_of(request),
         customer=customer,
         currency=payload.currency,
         payment_method=payload.payment_method,
@@ -86,7 +77,7 @@ def invoice_create(request, payload: schemas.InvoiceIn):
         number=payload.number,
         actor=_actor(request),
     )
-    return 201, invoice_out(selectors.invoice_get(organization=_org(request), invoice_id=invoice.pk))
+    return 201, invoice_out(selectors.invoice_get(organization=org_of(request), invoice_id=invoice.pk))
 
 
 @api.get("/v1/invoices", response={200: schemas.InvoicePage, **ERRORS}, tags=["invoices"])
@@ -99,9 +90,9 @@ def invoice_list(
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    _require(request, Permission.INVOICES_VIEW)
+    require(request, Permission.INVOICES_VIEW)
     page = selectors.invoice_list(
-        organization=_org(request),
+        organization=org_of(request),
         filters={"status": status, "payment_method": payment_method, "customer": customer, "search": search},
         cursor=cursor,
         limit=limit,
@@ -111,14 +102,14 @@ def invoice_list(
 
 @api.get("/v1/invoices/{invoice_id}", response={200: schemas.InvoiceOut, **ERRORS}, tags=["invoices"])
 def invoice_detail(request, invoice_id: PathId):
-    _require(request, Permission.INVOICES_VIEW)
-    return invoice_out(selectors.invoice_get(organization=_org(request), invoice_id=invoice_id))
+    require(request, Permission.INVOICES_VIEW)
+    return invoice_out(selectors.invoice_get(organization=org_of(request), invoice_id=invoice_id))
 
 
 @api.post("/v1/invoices/{invoice_id}/charges", response={201: schemas.ChargeOut, **STRIPE_ERRORS}, tags=["charges"])
 def charge_create(request, invoice_id: PathId, payload: schemas.ChargeIn):
-    _require(request, Permission.INVOICES_MANAGE)
-    invoice = selectors.invoice_get(organization=_org(request), invoice_id=invoice_id, detail=False)
+    require(request, Permission.INVOICES_MANAGE)
+    invoice = selectors.invoice_get(organization=org_of(request), invoice_id=invoice_id, detail=False)
     if payload.source == "stripe":
         if payload.payment_method is None:
             raise InvalidInput("payment_method is required to charge through Stripe.", code="payment_method_required")
@@ -133,14 +124,14 @@ def charge_create(request, invoice_id: PathId, payload: schemas.ChargeIn):
             reference=payload.reference,
             actor=_actor(request),
         )
-    return 201, charge_out(selectors.charge_get(organization=_org(request), charge_id=charge.pk))
+    return 201, charge_out(selectors.charge_get(organization=org_of(request), charge_id=charge.pk))
 
 
 @api.post(
     "/v1/invoices/{invoice_id}/credit-notes", response={201: schemas.CreditNoteOut, **ERRORS}, tags=["credit notes"]
 )
 def credit_note_create(request, invoice_id: PathId, payload: schemas.CreditNoteIn):
-    invoice = selectors.invoice_get(organization=_org(request), invoice_id=invoice_id, detail=False)
+    invoice = selectors.invoice_get(organization=org_of(request), invoice_id=invoice_id, detail=False)
     refund = payload.refund
     note = services.credit_note_create(
         membership=request.auth,
@@ -157,14 +148,14 @@ def credit_note_create(request, invoice_id: PathId, payload: schemas.CreditNoteI
 # Charges ----------------------------------------------------------------------------------------------------
 @api.get("/v1/charges/{charge_id}", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])
 def charge_detail(request, charge_id: PathId):
-    _require(request, Permission.INVOICES_VIEW)
-    return charge_out(selectors.charge_get(organization=_org(request), charge_id=charge_id))
+    require(request, Permission.INVOICES_VIEW)
+    return charge_out(selectors.charge_get(organization=org_of(request), charge_id=charge_id))
 
 
 @api.get("/v1/charges/{charge_id}/details", response={200: schemas.ChargeDetailsOut, **STRIPE_ERRORS}, tags=["charges"])
 def charge_details(request, charge_id: PathId):
-    _require(request, Permission.INVOICES_VIEW)
-    charge = selectors.charge_get(organization=_org(request), charge_id=charge_id)
+    require(request, Permission.INVOICES_VIEW)
+    charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
     details = selectors.charge_stripe_details(charge=charge)
     method = charge.payment_method
     return {
@@ -190,7 +181,7 @@ def refund_create(
     payload: schemas.RefundIn,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ):
-    charge = selectors.charge_get(organization=_org(request), charge_id=charge_id)
+    charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
     if payload.currency is not None and payload.currency.lower() != charge.currency:
         raise InvalidInput(Refusal.CURRENCY_MISMATCH.sentence, code=Refusal.CURRENCY_MISMATCH.value)
     refund = services.refund_create(
@@ -207,16 +198,16 @@ def refund_create(
 
 @api.post("/v1/charges/{charge_id}/status", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])
 def charge_status(request, charge_id: PathId, payload: schemas.ChargeStatusIn):
-    charge = selectors.charge_get(organization=_org(request), charge_id=charge_id)
+    charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
     services.charge_mark_refunded(membership=request.auth, charge=charge, via="status")
-    return charge_out(selectors.charge_get(organization=_org(request), charge_id=charge_id))
+    return charge_out(selectors.charge_get(organization=org_of(request), charge_id=charge_id))
 
 
 @api.delete("/v1/charges/{charge_id}", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])
 def charge_delete(request, charge_id: PathId):
-    charge = selectors.charge_get(organization=_org(request), charge_id=charge_id)
+    charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
     services.charge_mark_refunded(membership=request.auth, charge=charge, via="delete")
-    return charge_out(selectors.charge_get(organization=_org(request), charge_id=charge_id))
+    return charge_out(selectors.charge_get(organization=org_of(request), charge_id=charge_id))
 
 
 # Refunds and audit ------------------------------------------------------------------------------------------
@@ -229,9 +220,9 @@ def refund_list(
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    _require(request, Permission.INVOICES_VIEW)
+    require(request, Permission.INVOICES_VIEW)
     page = selectors.refund_list(
-        organization=_org(request),
+        organization=org_of(request),
         filters={"charge": charge, "status": status, "origin": origin},
         cursor=cursor,
         limit=limit,
@@ -247,8 +238,11 @@ def audit_event_list(
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    _require(request, Permission.AUDIT_VIEW)
+    require(request, Permission.AUDIT_VIEW)
     page = selectors.audit_event_list(
-        organization=_org(request), object_ref=object, invoice_id=invoice, cursor=cursor, limit=limit
+        organization=org_of(request), object_ref=object, invoice_id=invoice, cursor=cursor, limit=limit
     )
     return {"items": [audit_event_out(e) for e in page.items], "next_cursor": page.next_cursor}
+
+
+api.add_router("/v1", reports_router)

@@ -118,15 +118,19 @@ def charge_get(*, organization: Organization, charge_id: int) -> Charge:
     return charge
 
 
-def refund_list(*, organization: Organization, filters: dict, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
+def refund_filter(*, organization: Organization, charge=None, status=None, origin=None) -> QuerySet:
     qs = Refund.objects.filter(organization=organization).select_related("created_by")
-    if filters.get("charge"):
-        qs = qs.filter(charge_id=filters["charge"])
-    if filters.get("status"):
-        qs = qs.filter(status=filters["status"])
-    if filters.get("origin"):
-        qs = qs.filter(origin=filters["origin"])
-    return paginate(qs, cursor=cursor, limit=limit)
+    if charge:
+        qs = qs.filter(charge_id=charge)
+    if status:
+        qs = qs.filter(status=status)
+    if origin:
+        qs = qs.filter(origin=origin)
+    return qs
+
+
+def refund_list(*, organization: Organization, filters: dict, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
+    return paginate(refund_filter(organization=organization, **filters), cursor=cursor, limit=limit)
 
 
 def audit_event_list(
