@@ -49,11 +49,18 @@ def webhook_receive(*, org_slug: str, body: bytes, headers) -> WebhookOutcome:
         )
     except stripe.SignatureVerificationError:
         return _reject(delivery, "Invalid or expired Stripe-Signature.")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
+        # The SDK parses the verified body with dict methods: JSON that is not an object fails with
+        # AttributeError/TypeError, and must be a 400 like any other body that is not an event, not a 500.
         return _reject(delivery, "The body is not a Stripe event.")
     event = event.to_dict()
-    event_id, event_type = event.get("id"), event.get("type")
-    if not isinstance(event_id, str) or not isinstance(event_type, str) or not isinstance(event.get("data"), dict):
+    event_id, event_type, data = event.get("id"), event.get("type"), event.get("data")
+    if (
+        not isinstance(event_id, str)
+        or not isinstance(event_type, str)
+        or not isinstance(data, dict)
+        or not isinstance(data.get("object"), dict)
+    ):
         return _reject(delivery, "The body is not a Stripe event.")
     delivery.verified = True
     delivery.event_id = event_id[:255]
@@ -95,9 +102,14 @@ def _process_refund_event(organization: Organization, event: dict) -> str:
     if charge is None:
         log.info("Webhook %s names a charge flexbill does not know (%s / %s)", event["id"], charge_id, intent_id)
         return "Charge not known to flexbill; acknowledged."
+    # Found by its PaymentIntent, the charge may not have Stripe's charge id stored yet: listing refunds without
+    # a charge would return every refund of the account, so take the id the event names.
+    stripe_charge_id = charge.stripe_charge_id or charge_id
+    if not stripe_charge_id:
+        return f"Charge {charge.pk} has no Stripe charge yet; acknowledged."
     # Event payloads can arrive late, twice or out of order: read the charge's refunds as Stripe has them now.
     try:
-        refunds = gateway_for(organization).refunds_for_charge(charge.stripe_charge_id)
+        refunds = gateway_for(organization).refunds_for_charge(stripe_charge_id)
     except StripeGatewayError as exc:
         raise RuntimeError(f"Stripe could not be read: {exc.message}") from exc
     result = charge_sync_refunds(charge=charge, refunds=refunds)
