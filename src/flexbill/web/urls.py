@@ -1,12 +1,30 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import charge_views, views
+from .forms import ThrottledAuthenticationForm
 
 app_name = "web"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="web/login.html",
+            authentication_form=ThrottledAuthenticationForm,
+            redirect_authenticated_user=True,
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.invoice_list, name="invoice_list"),
+    path("invoices/<int:invoice_id>/", views.invoice_detail, name="invoice_detail"),
+    path("invoices/<int:invoice_id>/credit-notes/", views.credit_note_create, name="credit_note_create"),
+    path("charges/<int:charge_id>/details/", charge_views.charge_details, name="charge_details"),
+    path("charges/<int:charge_id>/refund/", charge_views.charge_refund, name="charge_refund"),
+    path(
+        "charges/<int:charge_id>/mark-refunded/<str:via>/",
+        charge_views.charge_mark_refunded,
+        name="charge_mark_refunded",
+    ),
 ]

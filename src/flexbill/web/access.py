@@ -1,0 +1,45 @@
+"""Who may use the admin UI: a signed-in user with a membership. Domain errors become pages, never a 500."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from flexbill.accounts.selectors import membership_for_user
+from flexbill.errors import FlexbillError
+
+
+def is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def error_page(request, *, status: int, title: str, detail: str):
+    template = "web/partials/error.html" if is_htmx(request) else "web/error.html"
+    return render(request, template, {"title": title, "detail": detail}, status=status)
+
+
+TITLES = {400: "That did not work", 403: "Not allowed", 404: "Not found", 409: "Not possible", 502: "Stripe problem"}
+
+
+def member_view(view):
+    """Sets request.membership; a domain error nobody caught becomes a readable page with its status."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        membership = membership_for_user(user=request.user)
+        if membership is None:
+            return error_page(
+                request,
+                status=403,
+                title="No organization",
+                detail="Your account is not a member of any organization. Ask an owner to invite you.",
+            )
+        request.membership = membership
+        try:
+            return view(request, *args, **kwargs)
+        except FlexbillError as exc:
+            return error_page(
+                request, status=exc.status, title=TITLES.get(exc.status, "That did not work"), detail=exc.detail
+            )
+
+    return login_required(wrapper)

@@ -1,0 +1,118 @@
+"""Actions on one charge, shown in the invoice page's dialog: details, Send Refund, mark Refunded (no money moves)."""
+
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from flexbill.accounts.permissions import Permission
+from flexbill.billing import rules, selectors, services
+from flexbill.billing.refusals import RefundRefused
+from flexbill.billing.services.charges import MARK_REFUNDED_PERMISSION
+from flexbill.errors import Conflict, InvalidInput, StripeFailed
+
+from .access import error_page, is_htmx, member_view
+from .forms import RefundForm
+from .money import to_major
+from .views import invoice_context
+
+
+def _charge(request, charge_id: int):
+    return selectors.charge_get(organization=request.membership.organization, charge_id=charge_id)
+
+
+def _eligibility(request, charge):
+    return rules.refund_eligibility(
+        charge, now=timezone.now(), can_refund=request.membership.has_permission(Permission.CHARGES_REFUND)
+    )
+
+
+def _done(request, charge, *, template: str, extra: dict):
+    """After a change: the dialog says what happened and the invoice page's sections are swapped in place."""
+    if not is_htmx(request):
+        return redirect("web:invoice_detail", invoice_id=charge.invoice_id)
+    invoice = selectors.invoice_get(organization=request.membership.organization, invoice_id=charge.invoice_id)
+    context = invoice_context(request, invoice)
+    context.update(extra, charge=next(c for c in invoice.charges.all() if c.pk == charge.pk), oob=True)
+    return render(request, template, context)
+
+
+@require_GET
+@member_view
+def charge_details(request, charge_id: int):
+    charge = _charge(request, charge_id)
+    details, details_problem = None, None
+    try:
+        details = selectors.charge_stripe_details(charge=charge)
+    except (Conflict, StripeFailed) as exc:
+        details_problem = exc.detail
+    return render(
+        request,
+        "web/partials/charge_details.html",
+        {
+            "charge": charge,
+            "details": details,
+            "details_problem": details_problem,
+            "eligibility": _eligibility(request, charge),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def charge_refund(request, charge_id: int):
+    charge = _charge(request, charge_id)
+    if request.method == "GET":
+        eligibility = _eligibility(request, charge)
+        form = RefundForm(currency=charge.currency, initial={"amount": to_major(eligibility.amount, charge.currency)})
+        return render(
+            request, "web/partials/refund_form.html", {"charge": charge, "form": form, "eligibility": eligibility}
+        )
+
+    form = RefundForm(request.POST, currency=charge.currency)
+    if form.is_valid():
+        try:
+            refund = services.refund_create(membership=request.membership, charge=charge, **form.cleaned_data)
+        except RefundRefused as exc:
+            if exc.status == 403:
+                return error_page(request, status=403, title="Not allowed", detail=exc.detail)
+            form.add_domain_error(exc, form.ERROR_FIELDS)
+        except (InvalidInput, Conflict, StripeFailed) as exc:
+            form.add_domain_error(exc, form.ERROR_FIELDS)
+        else:
+            return _done(request, charge, template="web/partials/refund_sent.html", extra={"refund": refund})
+    return render(request, "web/partials/refund_form.html", {"charge": charge, "form": form, "eligibility": None})
+
+
+MARK_ACTIONS = {
+    "status": {"title": "Change status to Refunded", "button": "Mark as Refunded"},
+    "delete": {"title": "Delete payment", "button": "Delete payment"},
+}
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def charge_mark_refunded(request, charge_id: int, via: str):
+    if via not in MARK_ACTIONS:
+        raise Http404("No such action.")
+    charge = _charge(request, charge_id)
+    context = {"charge": charge, "via": via, "action": MARK_ACTIONS[via], "problem": None}
+    if request.method == "POST":
+        try:
+            charge = services.charge_mark_refunded(membership=request.membership, charge=charge, via=via)
+        except RefundRefused as exc:
+            context["problem"] = exc.detail
+        else:
+            return _done(
+                request,
+                charge,
+                template="web/partials/charge_marked.html",
+                extra={"via": via, "action": MARK_ACTIONS[via]},
+            )
+    else:
+        refusal = rules.mark_refunded_refusal(charge)
+        allowed = request.membership.has_permission(MARK_REFUNDED_PERMISSION[via])
+        context["problem"] = (
+            (refusal.sentence if refusal else None) if allowed else rules.Refusal.PERMISSION_DENIED.sentence
+        )
+    return render(request, "web/partials/charge_mark.html", context)

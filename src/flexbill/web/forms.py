@@ -1,0 +1,124 @@
+"""Forms of the admin UI: they parse what people type; the billing services decide what is allowed."""
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+
+from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus, RefundReason
+from flexbill.billing.services.credit_notes import REFUND_METHODS
+
+from .money import AmountError, parse_major
+
+LOGIN_MAX_FAILURES = 5
+LOGIN_LOCKOUT_SECONDS = 15 * 60
+THROTTLED = "Too many failed sign-in attempts. Wait 15 minutes, then try again."
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Counts failed sign-ins per e-mail and client address in the cache and stops guessing after a few."""
+
+    def clean(self):
+        key = self._throttle_key()
+        if cache.get(key, 0) >= LOGIN_MAX_FAILURES:
+            raise forms.ValidationError(THROTTLED, code="throttled")
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            cache.add(key, 0, LOGIN_LOCKOUT_SECONDS)
+            cache.incr(key)
+            raise
+        cache.delete(key)
+        return cleaned
+
+    def _throttle_key(self) -> str:
+        username = (self.data.get("username") or "").strip().lower()[:254]
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        return f"web:login-failures:{username}:{address}"
+
+
+class InvoiceFilterForm(forms.Form):
+    payment_method = forms.ChoiceField(
+        choices=[("", "All payment methods"), *InvoicePaymentMethod.choices], required=False
+    )
+    status = forms.ChoiceField(choices=[("", "All statuses"), *InvoiceStatus.choices], required=False)
+    search = forms.CharField(required=False, max_length=100, label="Customer or number")
+
+    def filters(self) -> dict:
+        """The valid filters only: a bookmarked URL with a stale value still shows a list."""
+        self.is_valid()
+        return {name: self.cleaned_data.get(name) for name in self.fields if self.cleaned_data.get(name)}
+
+
+class MoneyField(forms.CharField):
+    """An amount typed in major units ("12.50"), cleaned to integer minor units of the form's currency."""
+
+    def __init__(self, *, currency: str = "usd", **kwargs):
+        self.currency = currency
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        try:
+            return parse_major(text, self.currency)
+        except AmountError as exc:
+            raise forms.ValidationError(str(exc), code="amount") from exc
+
+
+class CurrencyForm(forms.Form):
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["amount"].currency = currency
+
+    def add_domain_error(self, exc, fields: dict) -> None:
+        """Show a service's refusal next to the field it is about, or above the form."""
+        self.add_error(fields.get(exc.code), exc.detail)
+
+
+class RefundForm(CurrencyForm):
+    amount = MoneyField(max_length=30)
+    reason = forms.ChoiceField(choices=RefundReason.choices, initial=RefundReason.REQUESTED_BY_CUSTOMER)
+    note = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+    credit_note = forms.BooleanField(required=False, label="Also issue a credit note for this amount")
+
+    ERROR_FIELDS = {
+        "amount_too_large": "amount",
+        "amount_invalid": "amount",
+        "currency_mismatch": "amount",
+        "reason_invalid": "reason",
+        "note_invalid": "note",
+    }
+
+
+REFUND_METHOD_LABELS = {
+    "bank_transfer": "Bank transfer",
+    "cash": "Cash",
+    "check": "Check",
+    "card_terminal": "Card terminal",
+    "other": "Other",
+}
+
+
+class CreditNoteForm(CurrencyForm):
+    prefix = "credit_note"  # the invoice page also holds the refund form in its dialog: keep ids apart
+
+    amount = MoneyField(max_length=30)
+    reason = forms.CharField(max_length=500)
+    refund_method = forms.ChoiceField(
+        choices=[
+            ("", "No money returned (credit only)"),
+            *((m, REFUND_METHOD_LABELS.get(m, m)) for m in REFUND_METHODS),
+        ],
+        required=False,
+        label="Money returned by",
+    )
+    refund_reference = forms.CharField(required=False, max_length=255, label="Reference")
+    refunded_on = forms.DateField(required=False, label="Returned on", widget=forms.DateInput(attrs={"type": "date"}))
+
+    ERROR_FIELDS = {
+        "amount_invalid": "amount",
+        "amount_too_large": "amount",
+        "reason_invalid": "reason",
+        "refund_method_invalid": "refund_method",
+        "reference_invalid": "refund_reference",
+    }

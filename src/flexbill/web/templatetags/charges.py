@@ -1,0 +1,27 @@
+"""How a charge's status reads on screen; the decision itself is billing.rules.charge_display_status."""
+
+from django import template
+
+from flexbill.billing.rules import charge_display_status
+
+register = template.Library()
+
+LABELS = {
+    "pending": "Pending",
+    "success": "Success",
+    "failed": "Failed",
+    "refunded": "Refunded",
+    "refund_pending": "Refund pending",
+    "partially_refunded": "Partially refunded",
+}
+
+
+@register.inclusion_tag("web/partials/charge_status.html")
+def charge_status(charge):
+    key = charge_display_status(
+        status=charge.status,
+        amount=charge.amount,
+        amount_refunded=charge.amount_refunded,
+        amount_refund_pending=charge.amount_refund_pending,
+    )
+    return {"key": key, "label": LABELS[key], "charge": charge}
