@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from ninja import Header, NinjaAPI, Path, Query
+from ninja.parser import Parser
 
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor
@@ -18,11 +19,24 @@ from .auth import BearerToken
 from .reports import router as reports_router
 from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
 
+
+class JsonObjectParser(Parser):
+    """Request bodies are JSON objects. django-ninja would read `null`, `[...]` or `"..."` as an empty body,
+    which for a refund means "refund all that remains"; refuse them instead (ninja answers 400)."""
+
+    def parse_body(self, request):
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise ValueError("The request body must be a JSON object.")
+        return data
+
+
 api = NinjaAPI(
     title="flexbill API",
     version="1",
     description="Invoices, Stripe charges and refunds for flex-workspace operators. Amounts are minor units.",
     auth=BearerToken(),
+    parser=JsonObjectParser(),
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",

@@ -1,0 +1,83 @@
+"""Refunds requested at the same time never add up to more than the charge (DESIGN.md rule 3), and one
+Idempotency-Key gives one refund, however many requests carry it. Real threads, real database transactions."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from flexbill.billing import services
+from flexbill.billing.models import Charge, Refund
+from flexbill.billing.refusals import RefundRefused, Refusal
+from flexbill.stripe_gateway.client import gateway_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+THREADS = 8
+
+
+def run_together(target, n=THREADS) -> list:
+    """Run target() in n threads released at once; return each one's result or exception."""
+    start = threading.Barrier(n)
+    results: list = [None] * n
+
+    def work(i):
+        try:
+            start.wait()
+            results[i] = target()
+        except Exception as exc:  # noqa: BLE001 - the test inspects what each request ended with
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def stripe_refunds(charge) -> dict[str, int]:
+    return {r.id: r.amount for r in gateway_for(charge.organization).refunds_for_charge(charge.stripe_charge_id)}
+
+
+def test_concurrent_refunds_never_exceed_the_charge(owner, paid_charge):
+    results = run_together(lambda: services.refund_create(membership=owner, charge=paid_charge, amount=4000))
+
+    refunds = [r for r in results if isinstance(r, Refund)]
+    refused = [r for r in results if not isinstance(r, Refund)]
+    assert len(refunds) == 2
+    assert all(isinstance(r, RefundRefused) and r.refusal is Refusal.AMOUNT_TOO_LARGE for r in refused), refused
+    charge = Charge.objects.get(pk=paid_charge.pk)
+    assert charge.amount_reserved == charge.amount_refunded == 8000
+    assert charge.status == "success"
+    recorded = {r.stripe_refund_id: r.amount for r in Refund.objects.filter(charge=charge)}
+    assert sum(recorded.values()) <= charge.amount
+    assert stripe_refunds(charge) == recorded
+
+
+def test_concurrent_full_refunds_refund_once(owner, paid_charge):
+    results = run_together(lambda: services.refund_create(membership=owner, charge=paid_charge))
+
+    refunds = [r for r in results if isinstance(r, Refund)]
+    assert len(refunds) == 1
+    assert all(
+        isinstance(r, RefundRefused) and r.refusal is Refusal.ALREADY_REFUNDED for r in results if r not in refunds
+    )
+    assert Charge.objects.get(pk=paid_charge.pk).status == "refunded"
+    assert stripe_refunds(paid_charge) == {refunds[0].stripe_refund_id: 10000}
+
+
+def test_same_idempotency_key_from_several_threads_gives_exactly_one_refund(owner, paid_charge):
+    results = run_together(
+        lambda: services.refund_create(membership=owner, charge=paid_charge, amount=4000, idempotency_key="key-1")
+    )
+
+    assert all(isinstance(r, Refund) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    refund = Refund.objects.get(charge=paid_charge)
+    assert refund.status == "succeeded"
+    assert stripe_refunds(paid_charge) == {refund.stripe_refund_id: 4000}
+    assert Charge.objects.get(pk=paid_charge.pk).amount_reserved == 4000

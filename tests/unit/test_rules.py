@@ -1,0 +1,296 @@
+"""Refund eligibility and status derivation (DESIGN.md rules 1-4, 6, 7): pure rules, no database, no Stripe."""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flexbill.billing import rules
+from flexbill.billing.refusals import Refusal
+
+pytestmark = pytest.mark.nostripe
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ChargeFacts:
+    """The attributes rules.refund_eligibility reads from a Charge."""
+
+    amount: int = 10000
+    source: str = "stripe"
+    status: str = "success"
+    payment_status: str = "success"
+    stripe_charge_id: str | None = "ch_123"
+    amount_reserved: int = 0
+    payment_method_type: str = "card"
+    charged_at: datetime = NOW - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class RefundRow:
+    amount: int
+    status: str
+
+
+def eligibility(charge=ChargeFacts(), *, can_refund=True, amount=None, now=NOW):
+    return rules.refund_eligibility(charge, now=now, can_refund=can_refund, amount=amount)
+
+
+# Refusals ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("charge", "amount", "refusal"),
+    [
+        pytest.param(ChargeFacts(source="xero"), None, Refusal.NOT_STRIPE, id="xero"),
+        pytest.param(ChargeFacts(source="quickbooks"), None, Refusal.NOT_STRIPE, id="quickbooks"),
+        pytest.param(ChargeFacts(source="manual"), None, Refusal.NOT_STRIPE, id="manual"),
+        pytest.param(
+            ChargeFacts(status="pending", payment_status="pending", stripe_charge_id=None),
+            None,
+            Refusal.NOT_SUCCEEDED,
+            id="pending",
+        ),
+        pytest.param(ChargeFacts(status="failed", payment_status="failed"), None, Refusal.NOT_SUCCEEDED, id="failed"),
+        pytest.param(ChargeFacts(stripe_charge_id=None), None, Refusal.NO_STRIPE_CHARGE, id="no-stripe-charge"),
+        pytest.param(ChargeFacts(stripe_charge_id=""), None, Refusal.NO_STRIPE_CHARGE, id="empty-stripe-charge"),
+        pytest.param(
+            ChargeFacts(status="refunded", amount_reserved=10000), None, Refusal.ALREADY_REFUNDED, id="refunded"
+        ),
+        pytest.param(ChargeFacts(status="refunded"), 1, Refusal.ALREADY_REFUNDED, id="marked-refunded"),
+        pytest.param(
+            ChargeFacts(amount_reserved=10000), None, Refusal.ALREADY_REFUNDED, id="fully-reserved-by-pending"
+        ),
+        pytest.param(ChargeFacts(), 10001, Refusal.AMOUNT_TOO_LARGE, id="more-than-charge"),
+        pytest.param(ChargeFacts(amount_reserved=6000), 4001, Refusal.AMOUNT_TOO_LARGE, id="more-than-remains"),
+        pytest.param(ChargeFacts(), 0, Refusal.AMOUNT_INVALID, id="zero"),
+        pytest.param(ChargeFacts(), -100, Refusal.AMOUNT_INVALID, id="negative"),
+        pytest.param(ChargeFacts(), True, Refusal.AMOUNT_INVALID, id="bool-true"),
+        pytest.param(ChargeFacts(), False, Refusal.AMOUNT_INVALID, id="bool-false"),
+        pytest.param(ChargeFacts(), 1.5, Refusal.AMOUNT_INVALID, id="float-fraction"),
+        pytest.param(ChargeFacts(), 100.0, Refusal.AMOUNT_INVALID, id="float-whole"),
+        pytest.param(ChargeFacts(), "100", Refusal.AMOUNT_INVALID, id="string"),
+        pytest.param(ChargeFacts(), [100], Refusal.AMOUNT_INVALID, id="list"),
+    ],
+)
+def test_refund_is_refused_with_the_code_that_says_why(charge, amount, refusal):
+    result = eligibility(charge, amount=amount)
+    assert not result.allowed
+    assert result.refusal is refusal
+    assert result.amount == 0
+
+
+@pytest.mark.parametrize(
+    "charge",
+    [
+        ChargeFacts(),
+        ChargeFacts(source="xero"),
+        ChargeFacts(status="refunded"),
+        ChargeFacts(payment_method_type="sepa_debit", charged_at=NOW - timedelta(days=400)),
+    ],
+)
+def test_permission_is_checked_before_anything_else(charge):
+    assert eligibility(charge, can_refund=False, amount=-1).refusal is Refusal.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize("method", ["us_bank_account", "sepa_debit"])
+def test_ach_and_sepa_charges_older_than_180_days_are_refused(method):
+    old = ChargeFacts(payment_method_type=method, charged_at=NOW - timedelta(days=181))
+    assert eligibility(old).refusal is Refusal.TOO_OLD_FOR_REFUND
+    assert eligibility(old, amount=100).refusal is Refusal.TOO_OLD_FOR_REFUND
+
+
+@pytest.mark.parametrize("method", ["us_bank_account", "sepa_debit"])
+@pytest.mark.parametrize("age", [timedelta(days=179), timedelta(days=180)])
+def test_ach_and_sepa_charges_within_180_days_may_be_refunded(method, age):
+    recent = ChargeFacts(payment_method_type=method, charged_at=NOW - age)
+    result = eligibility(recent)
+    assert result.allowed
+    assert result.amount == 10000
+
+
+@pytest.mark.parametrize("method", ["card", "bacs_debit"])
+def test_age_limit_applies_only_to_ach_and_sepa(method):
+    ancient = ChargeFacts(payment_method_type=method, charged_at=NOW - timedelta(days=181))
+    assert eligibility(ancient, amount=500) == rules.Eligibility(amount=500)
+
+
+def test_refund_amount_defaults_to_what_remains_refundable():
+    assert eligibility(ChargeFacts(amount_reserved=2500)).amount == 7500
+
+
+@pytest.mark.parametrize(("reserved", "amount"), [(0, 1), (0, 10000), (6000, 4000), (9999, 1)])
+def test_refund_of_at_most_what_remains_is_allowed_for_that_amount(reserved, amount):
+    result = eligibility(ChargeFacts(amount_reserved=reserved), amount=amount)
+    assert result.allowed
+    assert result.amount == amount
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status"),
+    [
+        (Refusal.PERMISSION_DENIED, 403),
+        (Refusal.AMOUNT_INVALID, 400),
+        (Refusal.CURRENCY_MISMATCH, 400),
+        (Refusal.NOT_STRIPE, 409),
+        (Refusal.NOT_SUCCEEDED, 409),
+        (Refusal.NO_STRIPE_CHARGE, 409),
+        (Refusal.ALREADY_REFUNDED, 409),
+        (Refusal.AMOUNT_TOO_LARGE, 409),
+        (Refusal.TOO_OLD_FOR_REFUND, 409),
+    ],
+)
+def test_every_refusal_has_one_sentence_and_the_contract_http_status(refusal, status):
+    assert refusal.http_status == status
+    assert refusal.sentence.endswith(".")
+    assert len(refusal.sentence) > 20
+
+
+def test_marking_refunded_is_refused_only_for_an_already_refunded_charge():
+    assert rules.mark_refunded_refusal(ChargeFacts(status="refunded")) is Refusal.ALREADY_REFUNDED
+    for status in ("success", "pending", "failed"):
+        assert rules.mark_refunded_refusal(ChargeFacts(status=status)) is None
+
+
+# Charge and invoice status -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("payment_status", "amount_refunded", "marked", "expected"),
+    [
+        ("success", 0, False, "success"),
+        ("success", 4000, False, "success"),
+        ("success", 9999, False, "success"),
+        ("success", 10000, False, "refunded"),
+        ("success", 0, True, "refunded"),
+        ("pending", 0, False, "pending"),
+        ("failed", 0, False, "failed"),
+        ("failed", 0, True, "refunded"),
+    ],
+)
+def test_charge_is_refunded_when_succeeded_refunds_cover_it_or_it_is_marked(
+    payment_status, amount_refunded, marked, expected
+):
+    status = rules.charge_status(
+        payment_status=payment_status, amount=10000, amount_refunded=amount_refunded, marked_refunded=marked
+    )
+    assert status == expected
+
+
+def test_refund_failing_after_success_turns_the_charge_back_to_success():
+    refunded = [RefundRow(10000, "succeeded")]
+    failed_later = [RefundRow(10000, "failed")]
+    statuses = []
+    for rows in (refunded, failed_later):
+        amount_refunded, _ = rules.refund_totals(rows)
+        statuses.append(
+            rules.charge_status(
+                payment_status="success", amount=10000, amount_refunded=amount_refunded, marked_refunded=False
+            )
+        )
+    assert statuses == ["refunded", "success"]
+
+
+@pytest.mark.parametrize(
+    ("status", "amount_refunded", "pending", "expected"),
+    [
+        ("success", 0, 0, "success"),
+        ("success", 0, 3000, "refund_pending"),
+        ("success", 2000, 3000, "refund_pending"),
+        ("success", 2000, 0, "partially_refunded"),
+        ("refunded", 10000, 0, "refunded"),
+        ("pending", 0, 0, "pending"),
+    ],
+)
+def test_charge_display_status_shows_pending_and_partial_refunds(status, amount_refunded, pending, expected):
+    shown = rules.charge_display_status(
+        status=status, amount=10000, amount_refunded=amount_refunded, amount_refund_pending=pending
+    )
+    assert shown == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "charge_statuses", "amount_paid", "expected"),
+    [
+        ("paid", ["refunded"], 10000, "refunded"),
+        ("paid", ["success", "refunded"], 10000, "refunded"),
+        ("paid", ["success"], 10000, "paid"),
+        ("partially_paid", ["success"], 4000, "partially_paid"),
+        ("awaiting_payment", [], 0, "awaiting_payment"),
+        ("awaiting_payment", ["pending"], 0, "awaiting_payment"),
+        ("awaiting_payment", ["failed"], 0, "failed"),
+        ("awaiting_payment", ["failed", "pending"], 0, "awaiting_payment"),
+        ("draft", ["refunded"], 10000, "draft"),
+        ("voided", ["success"], 10000, "voided"),
+        ("refunded", ["success"], 10000, "paid"),
+    ],
+)
+def test_invoice_status_is_derived_from_its_charges(current, charge_statuses, amount_paid, expected):
+    status = rules.invoice_status(
+        current=current, total=10000, charge_statuses=charge_statuses, amount_paid=amount_paid
+    )
+    assert status == expected
+
+
+def test_partial_refund_leaves_invoice_status():
+    # A partly refunded charge stays "success" (rule 6), so the invoice stays "paid" (rule 7).
+    charge = rules.charge_status(payment_status="success", amount=10000, amount_refunded=4000, marked_refunded=False)
+    assert rules.invoice_status(current="paid", total=10000, charge_statuses=[charge], amount_paid=10000) == "paid"
+
+
+def test_refund_totals_count_succeeded_as_refunded_and_every_live_refund_as_reserved():
+    rows = [
+        RefundRow(100, "succeeded"),
+        RefundRow(200, "requested"),
+        RefundRow(300, "pending"),
+        RefundRow(400, "requires_action"),
+        RefundRow(500, "failed"),
+        RefundRow(600, "canceled"),
+    ]
+    assert rules.refund_totals(rows) == (100, 1000)
+
+
+# Combining amounts (hypothesis) ------------------------------------------------------------------------------
+REFUND_STATUSES = ["requested", "pending", "requires_action", "succeeded", "failed", "canceled"]
+
+
+@given(
+    amount=st.integers(min_value=1, max_value=10**9),
+    requests=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(min_value=-10, max_value=10**9)),
+            st.sampled_from(REFUND_STATUSES),
+        ),
+        max_size=12,
+    ),
+)
+def test_refund_totals_never_reserve_more_than_was_allowed(amount, requests):
+    """Refunds accepted one after another by refund_eligibility, whatever becomes of each, never add up to more
+    than the charge; and what succeeded never exceeds what is reserved."""
+    charge = ChargeFacts(amount=amount)
+    rows: list[RefundRow] = []
+    for requested, outcome in requests:
+        result = eligibility(charge, amount=requested)
+        if result.allowed:
+            assert 0 < result.amount <= rules.refundable_amount(charge.amount, charge.amount_reserved)
+            rows.append(RefundRow(result.amount, outcome))
+        refunded, reserved = rules.refund_totals(rows)
+        assert 0 <= refunded <= reserved <= amount
+        status = rules.charge_status(
+            payment_status="success", amount=amount, amount_refunded=refunded, marked_refunded=False
+        )
+        charge = replace(charge, amount_reserved=reserved, status=status)
+        assert rules.refundable_amount(amount, reserved) == amount - reserved
+
+
+@given(
+    amount=st.integers(min_value=1, max_value=10**9),
+    reserved=st.integers(min_value=0, max_value=10**9),
+    requested=st.integers(min_value=1, max_value=2 * 10**9),
+)
+def test_an_allowed_refund_never_exceeds_what_remains(amount, reserved, requested):
+    reserved = min(reserved, amount)
+    result = eligibility(ChargeFacts(amount=amount, amount_reserved=reserved), amount=requested)
+    if result.allowed:
+        assert result.amount + reserved <= amount
+    else:
+        assert result.refusal in (Refusal.AMOUNT_TOO_LARGE, Refusal.ALREADY_REFUNDED)
