@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from django.http import StreamingHttpResponse
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from flexbill.accounts.permissions import Permission
 from flexbill.billing import exports, selectors
@@ -156,7 +156,7 @@ def _delivery_out(d: WebhookDelivery) -> dict:
 def endpoint_create(request, payload: EndpointIn):
     require(request, Permission.INVOICES_MANAGE)
     endpoint = webhook_endpoint_create(organization=org_of(request), url=payload.url, event_types=payload.event_types)
-    return 201, endpoint  # the secret is shown once, here
+    return Status(201, endpoint)  # the secret is shown once, here
 
 
 @router.get("/webhook-endpoints", response={200: list[EndpointOut], **ERRORS}, tags=["outgoing webhooks"])
@@ -197,4 +197,4 @@ def delivery_resend(
     delivery = _endpoint(request, endpoint_id).deliveries.filter(pk=delivery_id).first()
     if delivery is None:
         raise NotFound("No such delivery.")
-    return 201, _delivery_out(webhook_resend(delivery=delivery))
+    return Status(201, _delivery_out(webhook_resend(delivery=delivery)))

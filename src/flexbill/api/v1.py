@@ -3,7 +3,7 @@
 from typing import Annotated, Literal
 
 from django.http import HttpRequest
-from ninja import Header, NinjaAPI, Path, Query
+from ninja import Header, NinjaAPI, Path, Query, Status
 from ninja.parser import Parser
 
 from flexbill.accounts.permissions import Permission
@@ -60,7 +60,7 @@ def customer_create(request, payload: schemas.CustomerIn):
     customer = services.customer_create(
         organization=org_of(request), name=payload.name, email=payload.email, actor=_actor(request)
     )
-    return 201, customer
+    return Status(201, customer)
 
 
 @api.post(
@@ -74,7 +74,7 @@ def payment_method_add(request, customer_id: PathId, payload: schemas.PaymentMet
     method = services.payment_method_add(
         customer=customer, stripe_payment_method=payload.stripe_payment_method, actor=_actor(request)
     )
-    return 201, {**method.__dict__, "customer": method.customer_id}
+    return Status(201, {**method.__dict__, "customer": method.customer_id})
 
 
 # Invoices ---------------------------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def invoice_create(request, payload: schemas.InvoiceIn):
         number=payload.number,
         actor=_actor(request),
     )
-    return 201, invoice_out(selectors.invoice_get(organization=org_of(request), invoice_id=invoice.pk))
+    return Status(201, invoice_out(selectors.invoice_get(organization=org_of(request), invoice_id=invoice.pk)))
 
 
 @api.get("/v1/invoices", response={200: schemas.InvoicePage, **ERRORS}, tags=["invoices"])
@@ -138,7 +138,7 @@ def charge_create(request, invoice_id: PathId, payload: schemas.ChargeIn):
             reference=payload.reference,
             actor=_actor(request),
         )
-    return 201, charge_out(selectors.charge_get(organization=org_of(request), charge_id=charge.pk))
+    return Status(201, charge_out(selectors.charge_get(organization=org_of(request), charge_id=charge.pk)))
 
 
 @api.post(
@@ -156,7 +156,7 @@ def credit_note_create(request, invoice_id: PathId, payload: schemas.CreditNoteI
         refund_reference=refund.reference if refund else "",
         refunded_on=refund.date if refund else None,
     )
-    return 201, credit_note_out(note)
+    return Status(201, credit_note_out(note))
 
 
 # Charges ----------------------------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def refund_create(
         credit_note=payload.credit_note,
         idempotency_key=idempotency_key,
     )
-    return 201, refund_out(refund)
+    return Status(201, refund_out(refund))
 
 
 @api.post("/v1/charges/{charge_id}/status", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])
