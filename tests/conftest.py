@@ -4,6 +4,7 @@ import itertools
 import uuid
 
 import pytest
+from django.core.cache import caches
 from django.test import Client
 
 from flexbill.accounts.models import Membership, Organization
@@ -41,6 +42,12 @@ def _stripe_api_base(request, settings):
 def _fast_password_hashing(settings):
     """Users are created in almost every test; the production hasher is slow on purpose."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """Per-process lookups cached by id must not leak from one test's rolled-back data into the next."""
+    caches["local"].clear()
 
 
 @pytest.fixture(autouse=True)

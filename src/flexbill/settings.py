@@ -150,6 +150,13 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else Non
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
+CACHES = {
+    # Shared by every process (sign-in throttling must count attempts across web workers).
+    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "flexbill_cache"},
+    # Per process, for short-lived lookups that may be a few seconds stale.
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "flexbill-local"},
+}
+
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("FLEXBILL_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),

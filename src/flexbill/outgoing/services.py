@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 import requests
 from django.conf import settings
+from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import default_task_backend, task
@@ -19,6 +20,8 @@ from .signing import HEADER, sign
 
 log = logging.getLogger("flexbill.outgoing")
 MAX_ATTEMPTS = 6
+ENDPOINT_CACHE_SECONDS = 10
+_endpoint_cache = caches["local"]
 TIMEOUT_SECONDS = 10
 
 # Audit actions that integrators hear about, and under which event type.
@@ -42,9 +45,11 @@ def webhook_endpoint_create(*, organization: Organization, url: str, event_types
     unknown = sorted(set(event_types) - set(EVENT_TYPES))
     if unknown:
         raise InvalidInput(f"Unknown event type {unknown[0]!r}; known: {', '.join(EVENT_TYPES)}.", code="event_invalid")
-    return WebhookEndpoint.objects.create(
+    endpoint = WebhookEndpoint.objects.create(
         organization=organization, url=url, secret=WebhookEndpoint.generate_secret(), event_types=event_types
     )
+    _endpoint_cache.delete(_endpoint_cache_key(organization.pk))
+    return endpoint
 
 
 def on_audit_event(sender, instance, created, **kwargs) -> None:
@@ -57,11 +62,7 @@ def events_for_audit(event) -> None:
     event_type = EVENT_FOR_AUDIT_ACTION.get(event.action)
     if event_type is None:
         return
-    endpoints = [
-        e
-        for e in WebhookEndpoint.objects.filter(organization_id=event.organization_id, active=True)
-        if event_type in e.event_types
-    ]
+    endpoints = [e for e in _active_endpoints(event.organization_id) if event_type in e.event_types]
     if not endpoints:
         return
     payload = {
@@ -80,6 +81,21 @@ def events_for_audit(event) -> None:
         delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type=event_type, payload=payload)
         delivery_id = delivery.pk
         transaction.on_commit(lambda delivery_id=delivery_id: deliver_webhook.enqueue(delivery_id))
+
+
+def _active_endpoints(organization_id: int) -> list[WebhookEndpoint]:
+    # Every audited change asks this, several times per refund: keep the answer briefly. A new endpoint is
+    # seen at once in the process that registered it, and within ENDPOINT_CACHE_SECONDS everywhere else.
+    key = _endpoint_cache_key(organization_id)
+    endpoints = _endpoint_cache.get(key)
+    if endpoints is None:
+        endpoints = list(WebhookEndpoint.objects.filter(organization_id=organization_id, active=True))
+        _endpoint_cache.set(key, endpoints, ENDPOINT_CACHE_SECONDS)
+    return endpoints
+
+
+def _endpoint_cache_key(organization_id: int) -> str:
+    return f"flexbill:webhook-endpoints:{organization_id}"
 
 
 @task()

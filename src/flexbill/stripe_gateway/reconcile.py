@@ -38,6 +38,7 @@ def reconcile_organization(organization: Organization, *, progress: Progress | N
     from flexbill.audit.services import STRIPE
     from flexbill.billing.models import Charge, Refund
     from flexbill.billing.services import charge_sync_refunds, refund_settle
+    from flexbill.billing.services.sync import refunds_in_sync
 
     progress = progress or (lambda stage, done, total: None)
     report = ReconcileReport()
@@ -56,20 +57,25 @@ def reconcile_organization(organization: Organization, *, progress: Progress | N
     known = {}
     for start in range(0, len(charge_ids), 500):
         chunk = charge_ids[start : start + 500]
-        for charge in Charge.objects.filter(organization=organization, stripe_charge_id__in=chunk):
+        for charge in Charge.objects.filter(organization=organization, stripe_charge_id__in=chunk).prefetch_related(
+            "refunds"
+        ):
             known[charge.stripe_charge_id] = charge
     report.unknown_charges = len(charge_ids) - len(known)
     for done, (stripe_charge_id, charge) in enumerate(known.items(), start=1):
+        report.charges_checked += 1
+        progress("Settling refunds", done, len(known))
+        # Most charges are already in step with Stripe: compare without locking, and lock only to change.
+        if refunds_in_sync(list(charge.refunds.all()), by_charge[stripe_charge_id]):
+            continue
         try:
             result = charge_sync_refunds(charge=charge, refunds=by_charge[stripe_charge_id], actor=STRIPE)
         except Exception as exc:  # one bad charge must not stop the others; it is reported
             log.exception("Reconciling charge %s failed", charge.pk)
             report.errors.append(f"charge {charge.pk}: {exc}")
             continue
-        report.charges_checked += 1
         report.refunds_created += result.created
         report.refunds_updated += result.updated
-        progress("Settling refunds", done, len(known))
 
     requested = Refund.objects.filter(organization=organization, status="requested").select_related(
         "charge__invoice", "organization"

@@ -93,7 +93,7 @@ def charge_update_payment(*, charge: Charge, result: PaymentResult, actor: Actor
             message=result.failure_message,
             invoice_id=charge.invoice_id,
         )
-        charge_refresh(charge=charge, actor=actor)
+        charge_refresh(charge=charge, actor=actor, payment_changed=True)
     return charge
 
 
@@ -129,7 +129,7 @@ def charge_record(*, invoice: Invoice, source: str, amount: object, reference: s
             invoice_id=invoice.pk,
         )
         charge.invoice = invoice
-        charge_refresh(charge=charge, actor=actor)
+        charge_refresh(charge=charge, actor=actor, payment_changed=True)
     return charge
 
 

@@ -21,10 +21,17 @@ def invoice_snapshot(invoice: Invoice) -> dict:
     return {"status": invoice.status, "amount_paid": invoice.amount_paid, "amount_refunded": invoice.amount_refunded}
 
 
-def charge_refresh(*, charge: Charge, actor: Actor, message: str = "") -> Charge:
-    """Recompute a charge's refunded/reserved amounts and status from its refunds, then its invoice's."""
+def charge_refresh(
+    *, charge: Charge, actor: Actor, message: str = "", refunds: list | None = None, payment_changed: bool = False
+) -> Charge:
+    """Recompute a charge's refunded/reserved amounts and status from its refunds, then its invoice's.
+
+    `refunds`: the charge's refund rows when the caller already holds them (under the lock); otherwise read.
+    The invoice is derived from its charges' amounts and statuses, so it is recomputed only when those changed:
+    here, or in the caller (`payment_changed`: a new charge, or a payment's outcome).
+    """
     before = charge_snapshot(charge)
-    refunded, reserved = rules.refund_totals(list(charge.refunds.all()))
+    refunded, reserved = rules.refund_totals(charge.refunds.all() if refunds is None else refunds)
     charge.amount_refunded = refunded
     charge.amount_reserved = reserved
     charge.status = rules.charge_status(
@@ -48,7 +55,8 @@ def charge_refresh(*, charge: Charge, actor: Actor, message: str = "") -> Charge
                 message=message,
                 invoice_id=charge.invoice_id,
             )
-    invoice_refresh(invoice=charge.invoice, actor=actor, message=message)
+    if payment_changed or after["status"] != before["status"] or after["amount_refunded"] != before["amount_refunded"]:
+        invoice_refresh(invoice=charge.invoice, actor=actor, message=message)
     return charge
 
 

@@ -10,8 +10,7 @@ from ..models import Charge, Invoice
 
 def lock_charge(*, charge_id: int) -> Charge:
     """Lock a charge and its invoice; call inside transaction.atomic()."""
-    invoice_id = Charge.objects.values_list("invoice_id", flat=True).get(pk=charge_id)
-    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    invoice = Invoice.objects.select_for_update(of=("self",)).get(charges__id=charge_id)
     charge = Charge.objects.select_for_update(of=("self",)).select_related("organization").get(pk=charge_id)
     charge.invoice = invoice
     return charge
@@ -20,6 +19,4 @@ def lock_charge(*, charge_id: int) -> Charge:
 def lock_invoice(*, invoice_id: int) -> Invoice:
     # of=("self",): lock the invoice row only. Without it PostgreSQL also locks the joined organization and
     # customer rows, so every write in an organization queued behind one row, and concurrent ones deadlocked.
-    return (
-        Invoice.objects.select_for_update(of=("self",)).select_related("organization", "customer").get(pk=invoice_id)
-    )
+    return Invoice.objects.select_for_update(of=("self",)).select_related("organization", "customer").get(pk=invoice_id)

@@ -178,9 +178,10 @@ def _send(*, refund: Refund, actor: Actor) -> Refund:
 def _store(*, refund: Refund, info: RefundInfo, actor: Actor) -> Refund:
     with transaction.atomic():
         charge = lock_charge(charge_id=refund.charge_id)
-        refund = Refund.objects.get(pk=refund.pk)
+        refunds = list(charge.refunds.all())
+        refund = next(r for r in refunds if r.pk == refund.pk)
         apply_stripe_refund(refund=refund, info=info, actor=actor, invoice_id=charge.invoice_id)
-        charge_refresh(charge=charge, actor=actor)
+        charge_refresh(charge=charge, actor=actor, refunds=refunds)
     return refund
 
 

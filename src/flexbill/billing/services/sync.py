@@ -37,7 +37,7 @@ def charge_sync_refunds(*, charge: Charge, refunds: list[RefundInfo], actor: Act
             local = list(charge.refunds.all())
             by_stripe_id = {r.stripe_refund_id: r for r in local if r.stripe_refund_id}
             by_reference = {str(r.reference): r for r in local}
-            for info in sorted(refunds, key=lambda i: (i.created or 0, i.id) if i.created else (0, i.id)):
+            for info in sorted(refunds, key=lambda i: (i.created.timestamp() if i.created else 0, i.id)):
                 refund = by_stripe_id.get(info.id)
                 if refund is None:
                     mine = by_reference.get(info.metadata.get(REFUND_REFERENCE_KEY, ""))
@@ -46,16 +46,27 @@ def charge_sync_refunds(*, charge: Charge, refunds: list[RefundInfo], actor: Act
                 if refund is None:
                     refund = _create_from_stripe(charge=charge, info=info, actor=actor)
                     by_stripe_id[info.id] = refund
+                    local.append(refund)
                     result.created += 1
                 elif apply_stripe_refund(refund=refund, info=info, actor=actor, invoice_id=charge.invoice_id):
                     result.updated += 1
-            charge_refresh(charge=charge, actor=actor)
+            charge_refresh(charge=charge, actor=actor, refunds=local)
     except IntegrityError as exc:
         raise Conflict(
             f"Stripe reports refunds on charge {charge.stripe_charge_id} beyond its amount; nothing was recorded.",
             code="refunds_exceed_charge",
         ) from exc
     return result
+
+
+def refunds_in_sync(local: list[Refund], refunds: list[RefundInfo]) -> bool:
+    """True when every Stripe refund is already recorded with Stripe's status: nothing to lock or write."""
+    by_stripe_id = {r.stripe_refund_id: r for r in local if r.stripe_refund_id}
+    for info in refunds:
+        refund = by_stripe_id.get(info.id)
+        if refund is None or refund.status != info.status or refund.failure_reason != (info.failure_reason or "")[:500]:
+            return False
+    return True
 
 
 def apply_stripe_refund(*, refund: Refund, info: RefundInfo, actor: Actor, invoice_id: int) -> bool:

@@ -34,6 +34,8 @@ class Command(BaseCommand):
             if os.path.exists(f"{database}{suffix}"):
                 os.remove(f"{database}{suffix}")
 
+        # `kill` (SIGTERM) stops the demo as cleanly as Ctrl-C: children included.
+        signal.signal(signal.SIGTERM, _interrupt)
         with console.status("Starting the local Stripe on 127.0.0.1…"):
             stripe = start_local_stripe(free_port())
         children = [stripe.process]
@@ -81,6 +83,10 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 DEMO_LOGINS = [
