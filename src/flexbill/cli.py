@@ -9,13 +9,15 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flexbill.settings")
     from django.core.management import execute_from_command_line
 
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and not args[0].startswith("-"):
+        args[0] = args[0].replace("-", "_")  # `flexbill stripe-refund` runs the stripe_refund command
     if args[:1] == ["demo"]:
         # The demo always runs on its own SQLite file, reset at every start (the local Stripe keeps no data).
         var = Path(os.environ.get("FLEXBILL_VAR_DIR", Path.cwd() / "var"))
         var.mkdir(parents=True, exist_ok=True)
         os.environ["DATABASE_URL"] = f"sqlite:///{var.resolve() / 'demo.sqlite3'}"
-    elif args[:1] == ["stripe-refund"]:
+    elif args[:1] == ["stripe_refund"]:
         _use_running_demo()
     execute_from_command_line(["flexbill", *args])
 

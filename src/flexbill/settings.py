@@ -164,6 +164,15 @@ TASKS = {
 }
 
 EMAIL_BACKEND = os.environ.get("FLEXBILL_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"  # for the file backend (the demo writes its emails there)
+DEFAULT_FROM_EMAIL = os.environ.get("FLEXBILL_FROM_EMAIL", "billing@flexbill.localhost")
+if "FLEXBILL_EMAIL_HOST" in os.environ:  # SMTP
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["FLEXBILL_EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("FLEXBILL_EMAIL_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("FLEXBILL_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("FLEXBILL_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = _env_flag("FLEXBILL_EMAIL_TLS", True)
 
 LOGGING = {
     "version": 1,

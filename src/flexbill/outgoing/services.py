@@ -58,10 +58,23 @@ def on_audit_event(sender, instance, created, **kwargs) -> None:
         events_for_audit(instance)
 
 
-def events_for_audit(event) -> None:
+def event_types_for(event) -> list[str]:
+    """A refund first seen in Stripe is both created and, usually, already succeeded or failed."""
     event_type = EVENT_FOR_AUDIT_ACTION.get(event.action)
     if event_type is None:
-        return
+        return []
+    status = (event.after or {}).get("status")
+    if event.action == "refund.synced" and status in ("succeeded", "failed"):
+        return [event_type, f"refund.{status}"]
+    return [event_type]
+
+
+def events_for_audit(event) -> None:
+    for event_type in event_types_for(event):
+        _queue(event, event_type)
+
+
+def _queue(event, event_type: str) -> None:
     endpoints = [e for e in _active_endpoints(event.organization_id) if event_type in e.event_types]
     if not endpoints:
         return

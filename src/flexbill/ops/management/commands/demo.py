@@ -1,4 +1,5 @@
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from flexbill.ops.demo_seed import DEMO_PASSWORD, seed_demo
 from flexbill.ops.localstripe import free_port, start_local_stripe
+from flexbill.outgoing.services import webhook_endpoint_create
 
 from .serve import gunicorn_argv
 
@@ -24,7 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, port, host, **options):
         from rich.console import Console
 
-        console = Console()
+        console = Console(soft_wrap=True)
         if not 1 <= port <= 65535:
             raise CommandError("--port must be between 1 and 65535.")
         if port_in_use(host, port):
@@ -33,6 +35,11 @@ class Command(BaseCommand):
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(f"{database}{suffix}"):
                 os.remove(f"{database}{suffix}")
+        var = settings.VAR_DIR
+        mail_dir, webhook_log, secret_file = var / "mail", var / "webhooks-received.log", var / "demo-webhook-secret"
+        shutil.rmtree(mail_dir, ignore_errors=True)
+        webhook_log.unlink(missing_ok=True)
+        secret_file.unlink(missing_ok=True)
 
         # `kill` (SIGTERM) stops the demo as cleanly as Ctrl-C: children included.
         signal.signal(signal.SIGTERM, _interrupt)
@@ -41,10 +48,36 @@ class Command(BaseCommand):
         children = [stripe.process]
         try:
             settings.FLEXBILL_STRIPE_API_BASE = stripe.url
-            env = {**os.environ, "FLEXBILL_STRIPE_API_BASE": stripe.url, "FLEXBILL_RECONCILE_INTERVAL": "5"}
+            settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = True
+            env = {
+                **os.environ,
+                "FLEXBILL_STRIPE_API_BASE": stripe.url,
+                "FLEXBILL_RECONCILE_INTERVAL": "5",
+                "FLEXBILL_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+                "FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP": "1",
+            }
+            receiver_port = free_port()
+            children.append(
+                subprocess.Popen(  # noqa: S603
+                    [
+                        sys.executable,
+                        "-m",
+                        "flexbill.ops.webhook_receiver",
+                        "--port",
+                        str(receiver_port),
+                        "--secret-file",
+                        str(secret_file),
+                        "--log",
+                        str(webhook_log),
+                    ]
+                )
+            )
             with console.status("Creating the database…"):
                 call_command("migrate", verbosity=0)
             org = seed_demo(console=console)
+            # A local integrator hears about refunds from now on (events of the seeding are not sent).
+            endpoint = webhook_endpoint_create(organization=org, url=f"http://127.0.0.1:{receiver_port}/flexbill")
+            secret_file.write_text(endpoint.secret)
             children.append(
                 subprocess.Popen(  # noqa: S603
                     gunicorn_argv(host=host, port=port, workers=1, threads=8), env=env
@@ -67,6 +100,8 @@ class Command(BaseCommand):
             demo_env.write_text(f"FLEXBILL_STRIPE_API_BASE={stripe.url}\nDATABASE_URL=sqlite:///{database}\n")
             console.print("Refund directly in Stripe, as in Stripe's dashboard (flexbill syncs it within seconds):")
             console.print("  flexbill stripe-refund --org demo --charge CHARGE_ID [--amount MINOR_UNITS]")
+            console.print(f"Emails to members and admins: {mail_dir}/")
+            console.print(f"Outgoing webhooks received by a local integrator: {webhook_log}")
             console.print("Press Ctrl-C to stop.")
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
