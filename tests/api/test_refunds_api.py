@@ -96,6 +96,17 @@ def test_refund_without_permission_is_a_403(org, make_member, api_client, paid_c
     assert stripe_refunds(paid_charge) == {}
 
 
+def test_member_replaying_an_owners_idempotency_key_is_a_403_not_the_refund(
+    org, make_member, owner_api, api_client, paid_charge
+):
+    post(owner_api, refunds_url(paid_charge), {"amount": 1000}, **{"Idempotency-Key": "owner-key"})
+    member_api = api_client(make_member(org, "member"))
+
+    response = post(member_api, refunds_url(paid_charge), {"amount": 1000}, **{"Idempotency-Key": "owner-key"})
+
+    assert_error(response, 403, "permission_denied")
+
+
 def test_refund_by_a_role_holding_the_refund_permission_is_a_201(org, make_member, api_client, paid_charge):
     response = post(api_client(make_member(org, "clerk")), refunds_url(paid_charge), {"amount": 100})
     assert response.status_code == 201

@@ -137,6 +137,9 @@ class StripeGateway:
         return refund_info(_plain(refund))
 
     def refunds_for_charge(self, charge_id: str) -> list[RefundInfo]:
+        if not charge_id:
+            # Stripe would answer a list without a charge filter with every refund of the account.
+            raise ValueError("refunds_for_charge needs a Stripe charge id")
         with _translated_errors():
             page = self._v1.refunds.list(params={"charge": charge_id, "limit": 100})
             return [refund_info(_plain(r)) for r in page.auto_paging_iter()]

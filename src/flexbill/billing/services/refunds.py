@@ -48,6 +48,9 @@ def refund_create(
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidInput("Idempotency-Key must be 1 to 255 characters.", code="idempotency_key_invalid")
     fingerprint = _fingerprint(charge.pk, amount, reason, note, credit_note)
+    if not membership.has_permission(Permission.CHARGES_REFUND):
+        # Before anything else, replays included: a key someone else used reveals nothing to the unpermitted.
+        raise RefundRefused(Refusal.PERMISSION_DENIED)
     if idempotency_key:
         existing = Refund.objects.filter(
             organization_id=charge.organization_id, idempotency_key=idempotency_key
