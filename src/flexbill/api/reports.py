@@ -3,7 +3,6 @@
 from datetime import date
 from typing import Annotated, Literal
 
-from django.http import StreamingHttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from flexbill.accounts.permissions import Permission
@@ -78,12 +77,6 @@ def refunds_report_get(
     }
 
 
-def _csv(filename: str, header: list[str], rows) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(exports.csv_lines(header, rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @router.get("/exports/invoices.csv", response={200: None, **ERRORS}, tags=["exports"])
 def invoices_csv(
     request,
@@ -96,7 +89,7 @@ def invoices_csv(
     qs = selectors.invoice_filter(
         organization=org_of(request), status=status, payment_method=payment_method, customer=customer, search=search
     )
-    return _csv("invoices.csv", exports.INVOICE_COLUMNS, exports.invoice_rows(qs))
+    return exports.csv_response("invoices.csv", exports.INVOICE_COLUMNS, exports.invoice_rows(qs))
 
 
 @router.get("/exports/refunds.csv", response={200: None, **ERRORS}, tags=["exports"])
@@ -107,7 +100,7 @@ def refunds_csv(
 ):
     require(request, Permission.INVOICES_VIEW)
     qs = selectors.refund_filter(organization=org_of(request), status=status, origin=origin)
-    return _csv("refunds.csv", exports.REFUND_COLUMNS, exports.refund_rows(qs))
+    return exports.csv_response("refunds.csv", exports.REFUND_COLUMNS, exports.refund_rows(qs))
 
 
 class EndpointIn(Schema):

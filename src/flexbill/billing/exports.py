@@ -4,6 +4,7 @@ import csv
 from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 
 CHUNK = 2000
 
@@ -44,6 +45,13 @@ def csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
     yield writer.writerow(header)
     for row in rows:
         yield writer.writerow([_safe(v) for v in row])
+
+
+def csv_response(filename: str, header: list[str], rows: Iterable[list]) -> StreamingHttpResponse:
+    """The streamed download served by the API and the admin UI alike."""
+    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def _safe(value) -> object:

@@ -43,3 +43,20 @@ def member_view(view):
             )
 
     return login_required(wrapper)
+
+
+def requires(permission: str):
+    """Under member_view: members whose role lacks the permission get a 403 page, on GET and POST alike."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.membership.has_permission(permission):
+                return error_page(
+                    request, status=403, title=TITLES[403], detail="Your role does not allow you to open this page."
+                )
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,11 +1,14 @@
 """Forms of the admin UI: they parse what people type; the billing services decide what is allowed."""
 
+from datetime import date
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 
-from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus, RefundReason
+from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus, RefundOrigin, RefundReason, RefundStatus
 from flexbill.billing.services.credit_notes import REFUND_METHODS
+from flexbill.outgoing.models import EVENT_TYPES
 
 from .money import AmountError, parse_major
 
@@ -122,3 +125,58 @@ class CreditNoteForm(CurrencyForm):
         "refund_method_invalid": "refund_method",
         "reference_invalid": "refund_reference",
     }
+
+
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(9998, 12, 31)  # beyond these a date cannot be a refund's
+
+
+class ReportDateField(forms.DateField):
+    widget = forms.DateInput(attrs={"type": "date"})
+    default_error_messages = {"invalid": "Enter a date like 2025-01-31."}
+
+    def clean(self, value):
+        day = super().clean(value)
+        if day and not EARLIEST_DATE <= day <= LATEST_DATE:
+            raise forms.ValidationError("Enter a date between 1970 and 9998.", code="out_of_range")
+        return day
+
+
+class RefundsReportForm(forms.Form):
+    """?from=YYYY-MM-DD&to=YYYY-MM-DD, the same names as the API's report."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = ReportDateField(required=False, label="From")
+        self.fields["to"] = ReportDateField(required=False, label="To")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("from") and cleaned.get("to") and cleaned["from"] > cleaned["to"]:
+            raise forms.ValidationError("The start date must not be after the end date.", code="date_range_invalid")
+        return cleaned
+
+
+class RefundExportForm(forms.Form):
+    status = forms.ChoiceField(choices=[("", "All statuses"), *RefundStatus.choices], required=False)
+    origin = forms.ChoiceField(choices=[("", "All origins"), *RefundOrigin.choices], required=False)
+
+    def filters(self) -> dict:
+        """The valid filters only, like the invoice list's."""
+        self.is_valid()
+        return {name: self.cleaned_data.get(name) for name in self.fields if self.cleaned_data.get(name)}
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.CharField(max_length=500, label="URL", widget=forms.URLInput(attrs={"placeholder": "https://"}))
+    event_types = forms.MultipleChoiceField(
+        choices=[(t, t) for t in EVENT_TYPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Events",
+        help_text="None ticked: every event.",
+    )
+
+    ERROR_FIELDS = {"url_invalid": "url", "event_invalid": "event_types"}
+
+    def add_domain_error(self, exc, fields: dict) -> None:
+        self.add_error(fields.get(exc.code), exc.detail)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import charge_views, views
+from . import charge_views, report_views, views, webhook_views
 from .forms import ThrottledAuthenticationForm
 
 app_name = "web"
@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.invoice_list, name="invoice_list"),
+    path("invoices.csv", report_views.invoices_csv, name="invoices_csv"),
     path("invoices/<int:invoice_id>/", views.invoice_detail, name="invoice_detail"),
     path("invoices/<int:invoice_id>/credit-notes/", views.credit_note_create, name="credit_note_create"),
     path("charges/<int:charge_id>/details/", charge_views.charge_details, name="charge_details"),
@@ -26,5 +27,18 @@ urlpatterns = [
         "charges/<int:charge_id>/mark-refunded/<str:via>/",
         charge_views.charge_mark_refunded,
         name="charge_mark_refunded",
+    ),
+    path("reports/refunds/", report_views.refunds_report_page, name="refunds_report"),
+    path("reports/refunds.csv", report_views.refunds_csv, name="refunds_csv"),
+    path("integrations/webhooks/", webhook_views.webhook_endpoints, name="webhook_endpoints"),
+    path(
+        "integrations/webhooks/<int:endpoint_id>/",
+        webhook_views.webhook_endpoint_detail,
+        name="webhook_endpoint_detail",
+    ),
+    path(
+        "integrations/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/resend/",
+        webhook_views.webhook_delivery_resend,
+        name="webhook_delivery_resend",
     ),
 ]

@@ -1,0 +1,126 @@
+"""Outgoing webhooks page: only for members who manage invoices, scoped to their organization, CSRF on every POST."""
+
+import pytest
+from django.test import Client
+
+from flexbill.outgoing.models import WebhookDelivery, WebhookEndpoint
+from flexbill.outgoing.services import webhook_endpoint_create
+
+pytestmark = pytest.mark.django_db
+
+URL = "https://hooks.example.com/flexbill"
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner.user)
+    return client
+
+
+@pytest.fixture
+def delivery(org):
+    endpoint = webhook_endpoint_create(organization=org, url=URL, event_types=["refund.succeeded"])
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="refund.succeeded", payload={"id": "evt"}, status="failed", attempts=6
+    )
+
+
+@pytest.fixture
+def no_sending(settings):
+    """Resending queues an HTTP delivery; the page's job ends at queueing it, so tasks are kept, not run."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+
+
+@pytest.mark.parametrize("role", ["member", "custom", "clerk"])
+def test_members_without_invoices_manage_get_403_on_get_and_post(client, org, make_member, delivery, role):
+    client.force_login(make_member(org, role).user)
+    endpoint = delivery.endpoint
+    assert client.get("/integrations/webhooks/").status_code == 403
+    assert client.post("/integrations/webhooks/", {"url": URL}).status_code == 403
+    assert client.get(f"/integrations/webhooks/{endpoint.pk}/").status_code == 403
+    assert client.post(f"/integrations/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/resend/").status_code == 403
+    assert WebhookEndpoint.objects.count() == 1 and WebhookDelivery.objects.count() == 1
+    assert b"Webhooks</a>" not in client.get("/").content
+
+
+def test_admin_registers_an_endpoint_and_sees_its_secret_once(client, org, make_member):
+    client.force_login(make_member(org, "admin").user)
+    assert b'href="/integrations/webhooks/"' in client.get("/").content
+
+    events = ["refund.failed", "refund.succeeded"]
+    response = client.post("/integrations/webhooks/", {"url": URL, "event_types": events})
+
+    assert response.status_code == 200
+    endpoint = WebhookEndpoint.objects.get(organization=org)
+    assert endpoint.url == URL and endpoint.event_types == events
+    html = response.content.decode()
+    assert endpoint.secret in html and "Flexbill-Signature: t=&lt;unix seconds&gt;,v1=" in html
+    again = client.get("/integrations/webhooks/").content.decode()
+    assert URL in again and endpoint.secret not in again
+
+
+def test_no_event_ticked_subscribes_to_every_event(owner_client, org):
+    owner_client.post("/integrations/webhooks/", {"url": URL})
+    assert len(WebhookEndpoint.objects.get(organization=org).event_types) == 5
+
+
+@pytest.mark.parametrize("url", ["http://insecure.example.com/", "ftp://example.com/x", "not a url", ""])
+def test_a_bad_url_is_explained_next_to_the_field(owner_client, url):
+    response = owner_client.post("/integrations/webhooks/", {"url": url})
+    assert response.status_code == 200
+    assert b'class="field-error"' in response.content
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_an_unknown_event_type_is_refused_in_the_form(owner_client):
+    response = owner_client.post("/integrations/webhooks/", {"url": URL, "event_types": ["invoice.exploded"]})
+    assert response.status_code == 200 and b'class="field-error"' in response.content
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_delivery_log_lists_the_endpoints_deliveries(owner_client, delivery):
+    response = owner_client.get(f"/integrations/webhooks/{delivery.endpoint_id}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'data-delivery-id="{delivery.pk}"' in html and "refund.succeeded" in html and "Failed" in html
+
+
+def test_resend_creates_a_new_delivery_of_the_same_event(owner_client, delivery, no_sending):
+    url = f"/integrations/webhooks/{delivery.endpoint_id}/deliveries/{delivery.pk}/resend/"
+    response = owner_client.post(url, follow=True)
+
+    assert response.redirect_chain[-1][0] == f"/integrations/webhooks/{delivery.endpoint_id}/"
+    copy = WebhookDelivery.objects.exclude(pk=delivery.pk).get()
+    assert (copy.endpoint_id, copy.event_id, copy.event_type) == (
+        delivery.endpoint_id,
+        delivery.event_id,
+        delivery.event_type,
+    )
+    assert copy.status == "pending" and copy.attempts == 0
+    assert f"queued again as #{copy.pk}" in response.content.decode()
+    assert f'data-delivery-id="{copy.pk}"' in response.content.decode()
+
+
+def test_resend_needs_post_and_a_csrf_token(org, owner, delivery, no_sending):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner.user)
+    url = f"/integrations/webhooks/{delivery.endpoint_id}/deliveries/{delivery.pk}/resend/"
+    assert client.get(url).status_code == 405
+    assert client.post(url).status_code == 403
+    assert client.post("/integrations/webhooks/", {"url": URL}).status_code == 403
+    assert WebhookDelivery.objects.count() == 1 and WebhookEndpoint.objects.count() == 1
+
+
+def test_another_organizations_endpoint_and_delivery_are_not_found(owner_client, make_org, delivery, no_sending):
+    other_org = make_org()
+    theirs = webhook_endpoint_create(organization=other_org, url=URL)
+    their_delivery = WebhookDelivery.objects.create(endpoint=theirs, event_type="refund.created", payload={})
+    assert owner_client.get(f"/integrations/webhooks/{theirs.pk}/").status_code == 404
+    theirs_resend = f"/integrations/webhooks/{theirs.pk}/deliveries/{their_delivery.pk}/resend/"
+    assert owner_client.post(theirs_resend).status_code == 404
+    # their delivery through our endpoint's URL
+    mine = delivery.endpoint_id
+    assert owner_client.post(f"/integrations/webhooks/{mine}/deliveries/{their_delivery.pk}/resend/").status_code == 404
+    assert owner_client.get("/integrations/webhooks/999999/").status_code == 404
+    assert URL not in owner_client.get("/integrations/webhooks/").content.decode().replace(delivery.endpoint.url, "")
+    assert WebhookDelivery.objects.count() == 2
