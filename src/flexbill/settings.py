@@ -92,7 +92,9 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'flexbill.sqlite3'}",
-        conn_max_age=int(os.environ.get("FLEXBILL_DB_CONN_MAX_AGE", "0")),
+        # Keep connections between requests (a new PostgreSQL connection per request costs more than the query).
+        conn_max_age=int(os.environ.get("FLEXBILL_DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
