@@ -1,0 +1,19 @@
+"""Fixtures of the reliability tests: the real HTTP server on the test database."""
+
+import pytest
+from reliability_server import Server, start_server
+
+
+@pytest.fixture
+def http_server(transactional_db, tmp_path):
+    """http_server(workers=, threads=, env=) -> a running gunicorn on the test database; stopped after the test."""
+    servers: list[Server] = []
+
+    def start(**kwargs) -> Server:
+        server = start_server(tmp_path / f"gunicorn-{len(servers)}.log", **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,186 @@
+"""Who may do what: every mutating API endpoint and UI action against every kind of caller (DESIGN.md rule 1,
+accounts/permissions.py). Allowed callers change exactly what they asked; everyone else changes nothing and gets
+401 (no token), 403 (no permission) or 404 (another organization's object)."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from flexbill.accounts.permissions import Permission
+from flexbill.billing.models import Charge, CreditNote, Customer, Invoice, PaymentMethod, Refund
+from flexbill.outgoing.models import WebhookEndpoint
+
+ROLES = ("owner", "admin", "custom_with", "custom_without", "member", "anonymous", "other_org")
+ALLOWED = {"owner", "admin", "custom_with"}
+
+
+@pytest.fixture
+def world(org, make_org, make_member, make_paid_charge, make_customer, make_invoice):
+    charge = make_paid_charge(org, amount=6000)
+    customer, _ = make_customer(org)
+    unpaid = make_invoice(org, customer, total=4000, payment_method="bank_transfer")
+    return {"org": org, "charge": charge, "customer": customer, "unpaid": unpaid, "other": make_org()}
+
+
+def caller(world, role: str, permission: Permission, make_member):
+    """-> (membership or None, organization the caller belongs to)."""
+    org = world["org"]
+    if role == "anonymous":
+        return None
+    if role == "other_org":
+        return make_member(world["other"], "owner")
+    if role == "custom_with":
+        return make_member(org, "custom", permissions=[permission])
+    if role == "custom_without":
+        return make_member(org, "custom", permissions=[p for p in Permission if p != permission])
+    return make_member(org, role)
+
+
+def snapshot(org) -> dict:
+    """Everything a mutating call could change in the organization."""
+    return {
+        "customers": Customer.objects.filter(organization=org).count(),
+        "payment_methods": PaymentMethod.objects.filter(organization=org).count(),
+        "invoices": list(Invoice.objects.filter(organization=org).values_list("pk", "status").order_by("pk")),
+        "charges": list(
+            Charge.objects.filter(organization=org)
+            .values_list("pk", "status", "amount_refunded", "amount_reserved", "marked_refunded_at")
+            .order_by("pk")
+        ),
+        "refunds": Refund.objects.filter(organization=org).count(),
+        "credit_notes": CreditNote.objects.filter(invoice__organization=org).count(),
+        "webhook_endpoints": WebhookEndpoint.objects.filter(organization=org).count(),
+    }
+
+
+# (method, path, body, permission, object of the organization named in the path?)
+API_ACTIONS = {
+    "customer_create": ("post", "/api/v1/customers", {"name": "Grace", "email": "g@example.com"}, "manage", False),
+    "payment_method_add": (
+        "post",
+        "/api/v1/customers/{customer}/payment-methods",
+        {"stripe_payment_method": "pm_card_visa"},
+        "manage",
+        True,
+    ),
+    "invoice_create": (
+        "post",
+        "/api/v1/invoices",
+        {
+            "customer": None,  # this organization's customer, filled in by the test
+            "currency": "usd",
+            "payment_method": "bank_transfer",
+            "lines": [{"description": "Desk", "amount": 1000}],
+        },
+        "manage",
+        True,
+    ),
+    "charge_create": (
+        "post",
+        "/api/v1/invoices/{unpaid}/charges",
+        {"source": "manual", "amount": 1000, "reference": "cash"},
+        "manage",
+        True,
+    ),
+    "refund_create": ("post", "/api/v1/charges/{charge}/refunds", {"amount": 500}, "refund", True),
+    "charge_status": ("post", "/api/v1/charges/{charge}/status", {"status": "refunded"}, "change_status", True),
+    "charge_delete": ("delete", "/api/v1/charges/{charge}", None, "delete", True),
+    "credit_note_create": (
+        "post",
+        "/api/v1/invoices/{invoice}/credit-notes",
+        {"amount": 500, "reason": "Goodwill"},
+        "credit_note",
+        True,
+    ),
+    "webhook_endpoint_create": (
+        "post",
+        "/api/v1/webhook-endpoints",
+        {"url": "https://hooks.example.com/flexbill"},
+        "manage",
+        False,
+    ),
+}
+PERMISSIONS = {
+    "manage": Permission.INVOICES_MANAGE,
+    "refund": Permission.CHARGES_REFUND,
+    "change_status": Permission.CHARGES_CHANGE_STATUS,
+    "delete": Permission.CHARGES_DELETE,
+    "credit_note": Permission.CREDIT_NOTES_CREATE,
+}
+
+
+def fill(template: str, world) -> str:
+    return template.format(
+        customer=world["customer"].pk,
+        unpaid=world["unpaid"].pk,
+        charge=world["charge"].pk,
+        invoice=world["charge"].invoice_id,
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("action", list(API_ACTIONS))
+def test_api_mutations_are_allowed_exactly_to_the_roles_holding_their_permission(
+    world, make_member, api_client, action, role
+):
+    method, path, body, permission, names_object = API_ACTIONS[action]
+    membership = caller(world, role, PERMISSIONS[permission], make_member)
+    client = api_client(membership)
+    data = dict(body) if body else None
+    if body and action == "invoice_create":
+        data["customer"] = world["customer"].pk
+    before = snapshot(world["org"])
+    url = fill(path, world)
+    if method == "delete":
+        response = client.delete(url)
+    else:
+        response = client.post(url, data=json.dumps(data), content_type="application/json")
+
+    if role in ALLOWED:
+        assert response.status_code in (200, 201), response.content
+        assert snapshot(world["org"]) != before
+        return
+    expected = {"anonymous": 401, "other_org": 404 if names_object else 201}.get(role, 403)
+    assert response.status_code == expected, response.content
+    assert snapshot(world["org"]) == before
+    if response.status_code >= 400:
+        assert set(response.json()) == {"detail", "code"}
+
+
+# UI actions: (path, form data, permission)
+UI_ACTIONS = {
+    "refund": ("/charges/{charge}/refund/", {"amount": "5.00", "reason": "requested_by_customer"}, "refund"),
+    "mark_refunded_status": ("/charges/{charge}/mark-refunded/status/", {}, "change_status"),
+    "mark_refunded_delete": ("/charges/{charge}/mark-refunded/delete/", {}, "delete"),
+    "credit_note": (
+        "/invoices/{invoice}/credit-notes/",
+        {"credit_note-amount": "5.00", "credit_note-reason": "Goodwill"},
+        "credit_note",
+    ),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("action", list(UI_ACTIONS))
+def test_ui_actions_are_allowed_exactly_to_the_roles_holding_their_permission(world, make_member, action, role):
+    path, data, permission = UI_ACTIONS[action]
+    membership = caller(world, role, PERMISSIONS[permission], make_member)
+    client = Client()
+    if membership is not None:
+        client.force_login(membership.user)
+    before = snapshot(world["org"])
+    response = client.post(fill(path, world), data=data)
+
+    if role in ALLOWED:
+        assert response.status_code == 302, response.content.decode()[:2000]
+        assert snapshot(world["org"]) != before
+        return
+    assert snapshot(world["org"]) == before
+    if role == "anonymous":
+        assert response.status_code == 302 and "/login/" in response["Location"]
+    elif role == "other_org":
+        assert response.status_code == 404
+    else:
+        assert response.status_code in (200, 403)  # refused in the dialog or as a page; never a redirect
+        assert b"permission" in response.content.lower() or b"not allowed" in response.content.lower()
