@@ -79,3 +79,17 @@ def test_refund_csv_lists_each_refund_once(org, owner, api_client, paid_charge):
     rows = list(csv.DictReader(io.StringIO(_content(api_client(owner).get("/api/v1/exports/refunds.csv")))))
     assert sorted(int(r["amount"]) for r in rows) == [100, 200]
     assert {r["invoice"] for r in rows} == {paid_charge.invoice.number}
+
+
+def test_refund_csv_keeps_to_the_date_range(org, owner, api_client, paid_charge):
+    services.refund_create(membership=owner, charge=paid_charge, amount=100)
+    client = api_client(owner)
+    today = Refund.objects.get(charge=paid_charge).created_at.date().isoformat()
+
+    inside = list(
+        csv.DictReader(io.StringIO(_content(client.get(f"/api/v1/exports/refunds.csv?from={today}&to={today}"))))
+    )
+    before = list(csv.DictReader(io.StringIO(_content(client.get("/api/v1/exports/refunds.csv?to=2001-01-01")))))
+
+    assert [int(r["amount"]) for r in inside] == [100]
+    assert before == []

@@ -143,6 +143,15 @@ def test_refunds_csv_holds_the_organizations_refunds_only(owner_client, org, own
     assert _rows(owner_client.get("/reports/refunds.csv", {"origin": "stripe"})) == []
 
 
+def test_refunds_csv_keeps_to_the_reports_date_range(owner_client, owner, paid_charge):
+    services.refund_create(membership=owner, charge=paid_charge, amount=300)
+    today = paid_charge.refunds.get().created_at.date().isoformat()
+    assert [int(r["amount"]) for r in _rows(owner_client.get("/reports/refunds.csv", {"from": today}))] == [300]
+    assert _rows(owner_client.get("/reports/refunds.csv", {"from": "2001-01-01", "to": "2001-12-31"})) == []
+    page = owner_client.get("/reports/refunds/", {"from": "2001-01-01", "to": "2001-12-31"}).content.decode()
+    assert "refunds.csv?from=2001-01-01&amp;to=2001-12-31" in page
+
+
 def test_every_role_may_read_the_report_and_sign_in_is_required(client, org, make_member):
     assert client.get("/reports/refunds/").status_code == 302
     assert client.get("/invoices.csv").status_code == 302

@@ -97,9 +97,13 @@ def refunds_csv(
     request,
     status: Literal["requested", "pending", "requires_action", "succeeded", "failed", "canceled"] | None = None,
     origin: Literal["app", "stripe", "manual"] | None = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
 ):
     require(request, Permission.INVOICES_VIEW)
-    qs = selectors.refund_filter(organization=org_of(request), status=status, origin=origin)
+    qs = selectors.refund_filter(
+        organization=org_of(request), status=status, origin=origin, date_from=date_from, date_to=date_to
+    )
     return exports.csv_response("refunds.csv", exports.REFUND_COLUMNS, exports.refund_rows(qs))
 
 

@@ -1,16 +1,16 @@
 """The refunds report: what was refunded, when, why and how, and what needs attention. Read-only."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 
 from .models import CreditNote, Refund
 from .rules import IN_FLIGHT_REFUND_STATUSES
+from .selectors import created_between
 
 ATTENTION_LIMIT = 50
 
@@ -33,20 +33,10 @@ class RefundsReport:
     attention: list[Refund]
 
 
-def _bounds(date_from: date | None, date_to: date | None) -> dict:
-    tz = timezone.get_current_timezone()
-    bounds = {}
-    if date_from:
-        bounds["created_at__gte"] = datetime.combine(date_from, time.min, tzinfo=tz)
-    if date_to:
-        bounds["created_at__lte"] = datetime.combine(date_to, time.max, tzinfo=tz)
-    return bounds
-
-
 def refunds_report(*, organization: Organization, date_from: date | None = None, date_to: date | None = None):
     """Succeeded refunds per month, reason and origin (credit notes that record money returned outside Stripe
     count as origin "credit_note"), plus refunds still in flight or failed."""
-    bounds = _bounds(date_from, date_to)
+    bounds = created_between(date_from, date_to)
     succeeded = Refund.objects.filter(organization=organization, status="succeeded", **bounds)
 
     def grouped(qs, key_field: str, key=str) -> list[Row]:

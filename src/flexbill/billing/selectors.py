@@ -3,8 +3,10 @@
 import base64
 import binascii
 from dataclasses import dataclass
+from datetime import date, datetime, time
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.models import AuditEvent
@@ -118,8 +120,22 @@ def charge_get(*, organization: Organization, charge_id: int) -> Charge:
     return charge
 
 
-def refund_filter(*, organization: Organization, charge=None, status=None, origin=None) -> QuerySet:
-    qs = Refund.objects.filter(organization=organization).select_related("created_by")
+def created_between(date_from: date | None, date_to: date | None) -> dict:
+    """Filter arguments for created_at within whole days, in flexbill's time zone."""
+    tz = timezone.get_current_timezone()
+    bounds = {}
+    if date_from:
+        bounds["created_at__gte"] = datetime.combine(date_from, time.min, tzinfo=tz)
+    if date_to:
+        bounds["created_at__lte"] = datetime.combine(date_to, time.max, tzinfo=tz)
+    return bounds
+
+
+def refund_filter(
+    *, organization: Organization, charge=None, status=None, origin=None, date_from=None, date_to=None
+) -> QuerySet:
+    qs = Refund.objects.filter(organization=organization, **created_between(date_from, date_to))
+    qs = qs.select_related("created_by")
     if charge:
         qs = qs.filter(charge_id=charge)
     if status:

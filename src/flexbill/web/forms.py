@@ -156,14 +156,18 @@ class RefundsReportForm(forms.Form):
         return cleaned
 
 
-class RefundExportForm(forms.Form):
+class RefundExportForm(RefundsReportForm):
+    """The report's date range (from/to), plus status and origin."""
+
     status = forms.ChoiceField(choices=[("", "All statuses"), *RefundStatus.choices], required=False)
     origin = forms.ChoiceField(choices=[("", "All origins"), *RefundOrigin.choices], required=False)
+    FILTER_NAMES = {"status": "status", "origin": "origin", "from": "date_from", "to": "date_to"}
 
     def filters(self) -> dict:
         """The valid filters only, like the invoice list's."""
         self.is_valid()
-        return {name: self.cleaned_data.get(name) for name in self.fields if self.cleaned_data.get(name)}
+        cleaned = getattr(self, "cleaned_data", {})
+        return {arg: cleaned[name] for name, arg in self.FILTER_NAMES.items() if cleaned.get(name)}
 
 
 class WebhookEndpointForm(forms.Form):
