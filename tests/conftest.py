@@ -160,3 +160,27 @@ def make_paid_charge(make_customer, make_invoice):
 @pytest.fixture
 def paid_charge(org, make_paid_charge):
     return make_paid_charge(org)
+
+
+@pytest.fixture
+def refunds_of_every_origin(org, owner, make_paid_charge):
+    """Succeeded refunds from flexbill (2500 duplicate, 1000 requested by customer) and from Stripe (3000),
+    and a 700 credit note recording money returned by bank transfer."""
+    from flexbill.stripe_gateway.devtools import stripe_refund_directly
+    from flexbill.stripe_gateway.reconcile import reconcile_organization
+
+    first = make_paid_charge(org, amount=10000)
+    second = make_paid_charge(org, amount=8000)
+    services.refund_create(membership=owner, charge=first, amount=2500, reason="duplicate")
+    services.refund_create(membership=owner, charge=first, amount=1000)
+    stripe_refund_directly(org, charge_id=second.stripe_charge_id, amount=3000)
+    reconcile_organization(org)
+    services.credit_note_create(
+        membership=owner,
+        invoice=second.invoice,
+        amount=700,
+        reason="Goodwill",
+        refund_method="bank_transfer",
+        refund_reference="TR-1",
+    )
+    return first, second

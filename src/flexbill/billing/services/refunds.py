@@ -51,12 +51,9 @@ def refund_create(
     if not membership.has_permission(Permission.CHARGES_REFUND):
         # Before anything else, replays included: a key someone else used reveals nothing to the unpermitted.
         raise RefundRefused(Refusal.PERMISSION_DENIED)
-    if idempotency_key:
-        existing = Refund.objects.filter(
-            organization_id=charge.organization_id, idempotency_key=idempotency_key
-        ).first()
-        if existing is not None:
-            return _replay(existing, fingerprint)
+    existing = _refund_for_key(charge.organization_id, idempotency_key)
+    if existing is not None:
+        return _replay(existing, fingerprint)
 
     actor = Actor.for_user(membership.user)
     try:
@@ -97,12 +94,9 @@ def refund_create(
     except IntegrityError as exc:
         # Two requests raced: the same Idempotency-Key (answer with the first one's refund), or the
         # database's own guard on the charge's refunds (charge_refunds_within_amount) caught an over-refund.
-        if idempotency_key:
-            existing = Refund.objects.filter(
-                organization_id=charge.organization_id, idempotency_key=idempotency_key
-            ).first()
-            if existing is not None:
-                return _replay(existing, fingerprint)
+        existing = _refund_for_key(charge.organization_id, idempotency_key)
+        if existing is not None:
+            return _replay(existing, fingerprint)
         raise RefundRefused(Refusal.AMOUNT_TOO_LARGE) from exc
     return _send(refund=refund, actor=actor)
 
@@ -212,6 +206,12 @@ def _find_in_stripe(refund: Refund) -> RefundInfo | None:
         raise StripeFailed(f"Stripe could not be asked about this refund: {exc.message}") from exc
     reference = str(refund.reference)
     return next((r for r in refunds if r.metadata.get(REFUND_REFERENCE_KEY) == reference), None)
+
+
+def _refund_for_key(organization_id: int, idempotency_key: str | None) -> Refund | None:
+    if not idempotency_key:
+        return None
+    return Refund.objects.filter(organization_id=organization_id, idempotency_key=idempotency_key).first()
 
 
 def _replay(existing: Refund, fingerprint: str) -> Refund:
