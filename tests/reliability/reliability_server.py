@@ -62,6 +62,7 @@ def start_server(log_path: Path, *, workers: int = 3, threads: int = 2, env: dic
         "FLEXBILL_LOG_LEVEL": "WARNING",
         **(env or {}),
     }
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set in-process by the browser tests; not for a server
     log = log_path.open("wb")
     process = subprocess.Popen(  # noqa: S603 - fixed arguments
         [
