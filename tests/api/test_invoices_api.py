@@ -17,6 +17,29 @@ def owner_api(api_client, owner):
     return api_client(owner)
 
 
+def test_payment_method_stripe_does_not_know_is_a_400_not_a_stripe_outage(owner_api, org, make_customer):
+    customer, _ = make_customer(org)
+    response = post(
+        owner_api, f"/api/v1/customers/{customer.pk}/payment-methods", {"stripe_payment_method": "pm_does_not_exist"}
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "payment_method_invalid"
+    assert customer.payment_methods.count() == 1
+
+
+def test_payment_method_of_another_customer_cannot_be_taken_over(owner_api, org, make_customer):
+    first, method = make_customer(org)
+    second, _ = make_customer(org)
+    response = post(
+        owner_api,
+        f"/api/v1/customers/{second.pk}/payment-methods",
+        {"stripe_payment_method": method.stripe_payment_method_id},
+    )
+    assert response.status_code == 400, response.content
+    method.refresh_from_db()
+    assert method.customer_id == first.pk
+
+
 def test_customer_payment_method_invoice_and_charge_are_created_through_the_api(owner_api):
     customer = post(owner_api, "/api/v1/customers", {"name": "Grace Hopper", "email": "grace@example.com"})
     assert customer.status_code == 201, customer.content

@@ -6,7 +6,7 @@ from flexbill.accounts.models import Organization
 from flexbill.audit.services import Actor, audit_record
 from flexbill.errors import InvalidInput, StripeFailed
 from flexbill.stripe_gateway.client import gateway_for
-from flexbill.stripe_gateway.types import StripeGatewayError
+from flexbill.stripe_gateway.types import StripeGatewayError, StripeRejected
 
 from ..models import Customer, PaymentMethod
 
@@ -56,8 +56,14 @@ def payment_method_add(*, customer: Customer, stripe_payment_method: str, actor:
         info = gateway_for(customer.organization).payment_method_attach(
             payment_method_id=stripe_payment_method, customer_id=customer.stripe_customer_id
         )
+    except StripeRejected as exc:
+        # Stripe answered: the id names no payment method it can attach (the caller's input), not an outage.
+        raise InvalidInput(f"Stripe refused the payment method: {exc.message}", code="payment_method_invalid") from exc
     except StripeGatewayError as exc:
         raise StripeFailed(f"Stripe could not attach the payment method: {exc.message}") from exc
+    taken = PaymentMethod.objects.filter(stripe_payment_method_id=info.id).exclude(customer=customer).exists()
+    if taken:
+        raise InvalidInput("This payment method belongs to another customer.", code="payment_method_invalid")
     with transaction.atomic():
         method, _ = PaymentMethod.objects.update_or_create(
             stripe_payment_method_id=info.id,
