@@ -1,6 +1,7 @@
 """Reconcile settles what webhooks missed and what a crash left "requested" (rule 11)."""
 
 import io
+import time
 from datetime import timedelta
 
 import pytest
@@ -183,3 +184,37 @@ def test_reconcile_command_refuses_an_organization_whose_sync_is_off(org, paid_c
     with pytest.raises(CommandError, match="turned off"):
         call_command("reconcile", org=org.slug, stdout=io.StringIO())
     assert not Refund.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("iban", "settled_as", "invoice_status"),
+    [("DE62370400440532013001", "failed", "failed"), ("DE89370400440532013000", "success", "paid")],
+)
+def test_reconcile_settles_a_sepa_debit_left_pending(
+    org, make_customer, make_invoice, iban, settled_as, invoice_status
+):
+    from flexbill.stripe_gateway.client import gateway_for
+    from flexbill.stripe_gateway.devtools import stripe_payment_method_create
+
+    customer, _ = make_customer(org)
+    method = services.payment_method_add(
+        customer=customer,
+        stripe_payment_method=stripe_payment_method_create(org, iban=iban, name="Ada", email="ada@example.com"),
+        actor=SYSTEM,
+    )
+    invoice = make_invoice(org, customer, total=5000, payment_method="stripe_sepa", currency="eur")
+    charge = services.charge_create_stripe(invoice=invoice, payment_method_id=method.pk, actor=SYSTEM)
+    # However the debit started, flexbill holds it as pending until Stripe settles it.
+    charge.__class__.objects.filter(pk=charge.pk).update(payment_status="pending", status="pending")
+    services.invoice_refresh(invoice=fresh(invoice), actor=SYSTEM)
+    deadline = timezone.now() + timedelta(seconds=10)
+    while gateway_for(org).payment_intent_status(charge.stripe_payment_intent_id).status == "pending":
+        assert timezone.now() < deadline, "the local Stripe did not settle the debit"
+        time.sleep(0.1)
+
+    report = reconcile_organization(org)
+
+    assert report.payments_settled == 1
+    assert fresh(charge).status == settled_as
+    assert fresh(invoice).status == invoice_status
+    assert reconcile_organization(org).payments_settled == 0

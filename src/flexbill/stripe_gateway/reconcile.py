@@ -1,6 +1,7 @@
 """Reconcile (rule 11): ask Stripe for every refund of the organization and settle what webhooks missed.
 
-New refunds made in Stripe, status changes, and refunds flexbill left "requested" after a crash or timeout.
+New refunds made in Stripe, status changes, refunds flexbill left "requested" after a crash or timeout, and
+payments still pending in flexbill (SEPA and ACH debits) that Stripe has since settled or failed.
 Running it twice changes nothing the second time.
 """
 
@@ -23,12 +24,13 @@ class ReconcileReport:
     refunds_created: int = 0
     refunds_updated: int = 0
     requested_settled: int = 0
+    payments_settled: int = 0
     unknown_charges: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
-        return self.refunds_created + self.refunds_updated + self.requested_settled
+        return self.refunds_created + self.refunds_updated + self.requested_settled + self.payments_settled
 
 
 Progress = Callable[[str, int, int | None], None]
@@ -37,7 +39,7 @@ Progress = Callable[[str, int, int | None], None]
 def reconcile_organization(organization: Organization, *, progress: Progress | None = None) -> ReconcileReport:
     from flexbill.audit.services import STRIPE
     from flexbill.billing.models import Charge, Refund
-    from flexbill.billing.services import charge_sync_refunds, refund_settle
+    from flexbill.billing.services import charge_sync_refunds, charge_update_payment, refund_settle
     from flexbill.billing.services.sync import refunds_in_sync
 
     progress = progress or (lambda stage, done, total: None)
@@ -89,4 +91,15 @@ def reconcile_organization(organization: Organization, *, progress: Progress | N
         if settled.status != "requested":
             report.requested_settled += 1
 
+    pending = Charge.objects.filter(
+        organization=organization, source="stripe", payment_status="pending", stripe_payment_intent_id__isnull=False
+    )
+    for charge in pending:
+        try:
+            result = gateway.payment_intent_status(charge.stripe_payment_intent_id)
+            if result.status != "pending":
+                charge_update_payment(charge=charge, result=result, actor=STRIPE)
+                report.payments_settled += 1
+        except Exception as exc:
+            report.errors.append(f"charge {charge.pk}: {exc}")
     return report

@@ -44,6 +44,7 @@ class Command(BaseCommand):
             ("Refunds recorded (made in Stripe)", report.refunds_created),
             ("Refunds updated", report.refunds_updated),
             ("Requested refunds settled", report.requested_settled),
+            ("Pending payments settled (SEPA/ACH)", report.payments_settled),
             ("Refunds of charges unknown to flexbill", report.unknown_charges),
         ):
             table.add_row(label, str(value))
