@@ -99,7 +99,8 @@ class Command(BaseCommand):
             demo_env = settings.VAR_DIR / "demo.env"
             demo_env.write_text(f"FLEXBILL_STRIPE_API_BASE={stripe.url}\nDATABASE_URL=sqlite:///{database}\n")
             console.print("Refund directly in Stripe, as in Stripe's dashboard (flexbill syncs it within seconds):")
-            console.print("  flexbill stripe-refund --org demo --charge CHARGE_ID [--amount MINOR_UNITS]")
+            flexbill = os.path.relpath(sys.argv[0]) if os.path.exists(sys.argv[0]) else "flexbill"
+            console.print(f"  {flexbill} stripe-refund --org demo --charge CHARGE_ID [--amount MINOR_UNITS]")
             console.print(f"Emails to members and admins: {mail_dir}/")
             console.print(f"Outgoing webhooks received by a local integrator: {webhook_log}")
             console.print("Press Ctrl-C to stop.")
