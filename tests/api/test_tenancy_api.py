@@ -157,3 +157,17 @@ def test_huge_id_in_the_body_is_a_400_or_404_never_500(owner_api):
         "lines": [{"description": "Desk", "amount": 100}],
     }
     assert_error(post(owner_api, "/api/v1/invoices", body), (400, 404))
+
+
+def test_text_with_a_nul_character_is_a_400_never_a_500(owner, api_client, paid_charge):
+    client = api_client(owner)
+    refund = client.post(
+        f"/api/v1/charges/{paid_charge.pk}/refunds", data='{"note": "a\\u0000b"}', content_type="application/json"
+    )
+    customer = client.post(
+        "/api/v1/customers", data='{"name": "a\\u0000", "email": "x@example.com"}', content_type="application/json"
+    )
+    search = client.get("/api/v1/invoices?search=a%00b")
+
+    assert (refund.status_code, customer.status_code, search.status_code) == (400, 400, 400)
+    assert paid_charge.refunds.count() == 0

@@ -81,3 +81,17 @@ def test_same_idempotency_key_from_several_threads_gives_exactly_one_refund(owne
     assert refund.status == "succeeded"
     assert stripe_refunds(paid_charge) == {refund.stripe_refund_id: 4000}
     assert Charge.objects.get(pk=paid_charge.pk).amount_reserved == 4000
+
+
+def test_same_idempotency_key_for_a_full_refund_from_several_threads_answers_every_one_with_that_refund(
+    owner, paid_charge
+):
+    # A full refund leaves nothing for the requests that waited on the lock: they must still get the refund
+    # their key made, not a refusal.
+    results = run_together(
+        lambda: services.refund_create(membership=owner, charge=paid_charge, idempotency_key="full-key")
+    )
+
+    assert all(isinstance(r, Refund) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    assert stripe_refunds(paid_charge) == {Refund.objects.get(charge=paid_charge).stripe_refund_id: 10000}

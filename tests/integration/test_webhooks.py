@@ -322,3 +322,34 @@ def test_event_naming_another_organizations_charge_changes_nothing(client, org, 
     assert response.status_code == 200, response.content
     assert not Refund.objects.exists()
     assert fresh(paid_charge).status == "success"
+
+
+@pytest.mark.parametrize("charge_field", [12, ["ch_x"], {"id": 7}, ""])
+def test_signed_event_with_a_malformed_charge_field_is_acknowledged_not_a_500(client, org, paid_charge, charge_field):
+    refund_id = stripe_refund_directly(org, charge_id=paid_charge.stripe_charge_id, amount=100)
+    evt = refund_event(org, refund_id, "refund.created")
+    evt["data"]["object"]["charge"] = charge_field
+    evt["data"]["object"]["payment_intent"] = charge_field
+
+    response = deliver(client, org, evt)
+
+    assert response.status_code == 200, response.content
+    assert not Refund.objects.exists()
+
+
+def test_signed_body_with_a_nul_byte_is_stored_and_refused_not_a_500(client, org):
+    from stripe_events import post_raw, signature_header
+
+    body = '{"id": "evt_1", "object": "event", "type": "refund.created", "data": {"object": {"note": "a\u0000b"}}'
+    response = post_raw(client, org.slug, body.encode(), signature_header(body))
+
+    assert response.status_code == 400
+    assert "\ufffd" in WebhookEvent.objects.get().body
+
+
+def test_signed_event_whose_id_holds_a_nul_character_is_refused_not_a_500(client, org, paid_charge):
+    refund_id = stripe_refund_directly(org, charge_id=paid_charge.stripe_charge_id, amount=100)
+    evt = refund_event(org, refund_id, "refund.created")
+    evt["id"] = "evt_\u0000bad"
+
+    assert deliver(client, org, evt).status_code == 400

@@ -83,7 +83,7 @@ def invoices_csv(
     status: Literal[tuple(InvoiceStatus.values)] | None = None,  # type: ignore[valid-type]
     payment_method: Literal[tuple(InvoicePaymentMethod.values)] | None = None,  # type: ignore[valid-type]
     customer: Annotated[int | None, Query(ge=1, le=schemas.MAX_ID)] = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
+    search: schemas.SearchText = None,
 ):
     require(request, Permission.INVOICES_VIEW)
     qs = selectors.invoice_filter(

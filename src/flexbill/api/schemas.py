@@ -4,13 +4,17 @@ import datetime as dt
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from ninja import Field, Schema
+from ninja import Field, Query, Schema
 from pydantic import Strict
 
 # Money is a whole number of minor units: strict, so "100", 1.5 and true are refused, not coerced.
 Amount = Annotated[int, Strict(), Field(ge=1, le=10**12)]
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
+
+
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+SearchText = Annotated[str | None, Query(max_length=200, pattern=NO_NUL)]
 
 
 class Error(Schema):

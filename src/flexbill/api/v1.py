@@ -10,7 +10,6 @@ from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor
 from flexbill.billing import selectors, services
 from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus
-from flexbill.billing.refusals import Refusal
 from flexbill.errors import InvalidInput
 
 from . import errors, schemas
@@ -28,7 +27,20 @@ class JsonObjectParser(Parser):
         data = super().parse_body(request)
         if not isinstance(data, dict):
             raise ValueError("The request body must be a JSON object.")
+        if _has_nul(data):
+            # PostgreSQL text cannot hold NUL; Django's forms refuse it too.
+            raise ValueError("Text in the request body must not contain NUL characters.")
         return data
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 api = NinjaAPI(
@@ -100,7 +112,7 @@ def invoice_list(
     status: Literal[tuple(InvoiceStatus.values)] | None = None,  # type: ignore[valid-type]
     payment_method: Literal[tuple(InvoicePaymentMethod.values)] | None = None,  # type: ignore[valid-type]
     customer: Annotated[int | None, Query(ge=1, le=schemas.MAX_ID)] = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
+    search: schemas.SearchText = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
@@ -198,8 +210,6 @@ def refund_create(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ):
     charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
-    if payload.currency is not None and payload.currency.lower() != charge.currency:
-        raise InvalidInput(Refusal.CURRENCY_MISMATCH.sentence, code=Refusal.CURRENCY_MISMATCH.value)
     refund = services.refund_create(
         membership=request.auth,
         charge=charge,
@@ -208,6 +218,7 @@ def refund_create(
         note=payload.note,
         credit_note=payload.credit_note,
         idempotency_key=idempotency_key,
+        currency=payload.currency,
     )
     return Status(201, refund_out(refund))
 
@@ -249,7 +260,7 @@ def refund_list(
 @api.get("/v1/audit-events", response={200: schemas.AuditPage, **ERRORS}, tags=["audit"])
 def audit_event_list(
     request,
-    object: Annotated[str | None, Query(max_length=100)] = None,  # noqa: A002 - the contract's parameter name
+    object: Annotated[str | None, Query(max_length=100, pattern=schemas.NO_NUL)] = None,  # noqa: A002 - the contract's parameter name
     invoice: Annotated[int | None, Query(ge=1, le=schemas.MAX_ID)] = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

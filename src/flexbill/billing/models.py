@@ -212,6 +212,8 @@ class Refund(models.Model):
     stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
+    # When the Stripe state stored here was read from Stripe: an older read never overwrites it.
+    stripe_synced_at = models.DateTimeField(null=True, blank=True)
     # `credit_note: true` on an app refund: the credit note is issued once Stripe has accepted the refund.
     credit_note_requested = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

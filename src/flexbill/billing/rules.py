@@ -34,10 +34,17 @@ def refundable_amount(amount: int, amount_reserved: int) -> int:
     return max(amount - amount_reserved, 0)
 
 
-def refund_eligibility(charge, *, now: datetime, can_refund: bool, amount: object = None) -> Eligibility:
-    """Decide whether `charge` may be refunded now, and for how much (default: all that remains)."""
+def refund_eligibility(
+    charge, *, now: datetime, can_refund: bool, amount: object = None, currency: str | None = None
+) -> Eligibility:
+    """Decide whether `charge` may be refunded now, and for how much (default: all that remains).
+
+    `currency`, when the request names one, must be the charge's: a refund is always in the charge's currency.
+    """
     if not can_refund:
         return Eligibility(refusal=Refusal.PERMISSION_DENIED)
+    if currency is not None and str(currency).lower() != charge.currency:
+        return Eligibility(refusal=Refusal.CURRENCY_MISMATCH)
     if charge.source != "stripe":
         return Eligibility(refusal=Refusal.NOT_STRIPE)
     if charge.status == "refunded":
@@ -116,8 +123,10 @@ def invoice_status(*, current: str, total: int, charge_statuses: list[str], amou
     return "awaiting_payment"
 
 
-def amount_owed(*, total: int, amount_paid: int) -> int:
-    return max(total - amount_paid, 0)
+def amount_owed(*, total: int, amount_paid: int, amount_pending: int = 0) -> int:
+    """What may still be charged: payments still pending (a SEPA debit in flight) count as paid until they fail,
+    so the same invoice is never charged twice over."""
+    return max(total - amount_paid - amount_pending, 0)
 
 
 STRIPE_METHOD_FOR_INVOICE = {

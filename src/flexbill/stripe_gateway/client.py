@@ -28,6 +28,7 @@ log = logging.getLogger("flexbill.stripe")
 
 REFUND_REFERENCE_KEY = "flexbill_refund_reference"
 REFUND_ID_KEY = "flexbill_refund_id"
+CHARGE_ID_KEY = "flexbill_charge_id"
 STRIPE_REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
 
 
@@ -109,6 +110,17 @@ class StripeGateway:
         with _translated_errors():
             intent = self._v1.payment_intents.retrieve(payment_intent_id)
         return self._payment_result(_plain(intent))
+
+    def payment_for_charge(self, *, customer_id: str, flexbill_charge_id: int) -> PaymentResult | None:
+        """The PaymentIntent flexbill created for one of its charges, found by metadata (after a timeout)."""
+        # The local Stripe cannot filter PaymentIntents by customer; Stripe can, which keeps the list short.
+        params = {"limit": 100} if self._local else {"limit": 100, "customer": customer_id}
+        with _translated_errors():
+            for intent in self._v1.payment_intents.list(params=params).auto_paging_iter():
+                intent = _plain(intent)
+                if (intent.get("metadata") or {}).get(CHARGE_ID_KEY) == str(flexbill_charge_id):
+                    return self._payment_result(intent)
+        return None
 
     def _payment_result(self, intent) -> PaymentResult:
         latest = intent.get("latest_charge")
@@ -243,6 +255,9 @@ def _gateway_error(exc: stripe.StripeError) -> StripeGatewayError:
         return StripeUncertain("Stripe did not answer in time.")
     status = exc.http_status or 0
     message = exc.user_message or str(exc) or "Stripe returned an error."
+    if isinstance(exc, stripe.IdempotencyError) or status == 409:
+        # Another request with the same idempotency key is in progress at Stripe: it may well succeed.
+        return StripeUncertain(f"Stripe is still processing the same request: {message}")
     if status >= 500:
         return StripeUncertain(f"Stripe failed to process the request ({status}): {message}")
     return StripeRejected(message)

@@ -9,6 +9,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 
@@ -46,6 +50,8 @@ def reconcile_organization(organization: Organization, *, progress: Progress | N
     report = ReconcileReport()
     gateway = gateway_for(organization)
 
+    # Webhooks may record newer states while this snapshot is processed; they are kept (see read_at).
+    read_at = timezone.now()
     by_charge: dict[str, list] = defaultdict(list)
     for info in gateway.refunds_all():
         report.stripe_refunds_seen += 1
@@ -71,7 +77,9 @@ def reconcile_organization(organization: Organization, *, progress: Progress | N
         if refunds_in_sync(list(charge.refunds.all()), by_charge[stripe_charge_id]):
             continue
         try:
-            result = charge_sync_refunds(charge=charge, refunds=by_charge[stripe_charge_id], actor=STRIPE)
+            result = charge_sync_refunds(
+                charge=charge, refunds=by_charge[stripe_charge_id], actor=STRIPE, read_at=read_at
+            )
         except Exception as exc:  # one bad charge must not stop the others; it is reported
             log.exception("Reconciling charge %s failed", charge.pk)
             report.errors.append(f"charge {charge.pk}: {exc}")
@@ -91,15 +99,36 @@ def reconcile_organization(organization: Organization, *, progress: Progress | N
         if settled.status != "requested":
             report.requested_settled += 1
 
-    pending = Charge.objects.filter(
-        organization=organization, source="stripe", payment_status="pending", stripe_payment_intent_id__isnull=False
-    )
-    for charge in pending:
+    pending = Charge.objects.filter(organization=organization, source="stripe", payment_status="pending")
+    for charge in pending.select_related("invoice__customer"):
         try:
-            result = gateway.payment_intent_status(charge.stripe_payment_intent_id)
-            if result.status != "pending":
+            result = _payment_now(gateway, charge)
+            if result is not None and result.status != "pending":
                 charge_update_payment(charge=charge, result=result, actor=STRIPE)
                 report.payments_settled += 1
         except Exception as exc:
             report.errors.append(f"charge {charge.pk}: {exc}")
     return report
+
+
+def _payment_now(gateway, charge):
+    """What Stripe says of a payment flexbill holds as pending; None when there is nothing to say yet."""
+    from flexbill.stripe_gateway.types import PaymentResult
+
+    if charge.stripe_payment_intent_id:
+        return gateway.payment_intent_status(charge.stripe_payment_intent_id)
+    if charge.payment_method_id is None:
+        return None  # not one flexbill sent to Stripe itself: nothing to look for
+    # flexbill's own charge whose PaymentIntent creation timed out: Stripe has it under our metadata, or never got it.
+    found = gateway.payment_for_charge(
+        customer_id=charge.invoice.customer.stripe_customer_id, flexbill_charge_id=charge.pk
+    )
+    grace = timedelta(seconds=settings.FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS)
+    if found is None and timezone.now() - charge.created_at > grace:
+        return PaymentResult(
+            status="failed",
+            payment_intent_id=None,
+            charge_id=None,
+            failure_message="The payment never reached Stripe; no money moved.",
+        )
+    return found

@@ -36,7 +36,8 @@ def webhook_receive(*, org_slug: str, body: bytes, headers) -> WebhookOutcome:
         organization=organization,
         org_slug=org_slug[:100],
         headers={h: headers.get(h, "")[:2000] for h in KEPT_HEADERS if headers.get(h)},
-        body=body.decode("utf-8", errors="replace"),
+        # Stored as text: undecodable bytes and NUL (which PostgreSQL text cannot hold) become U+FFFD.
+        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
     )
     if organization is None or not organization.stripe_webhook_secret:
         return _reject(delivery, "Unknown organization.")
@@ -60,6 +61,7 @@ def webhook_receive(*, org_slug: str, body: bytes, headers) -> WebhookOutcome:
         or not isinstance(event_type, str)
         or not isinstance(data, dict)
         or not isinstance(data.get("object"), dict)
+        or "\x00" in event_id + event_type
     ):
         return _reject(delivery, "The body is not a Stripe event.")
     delivery.verified = True
@@ -91,8 +93,7 @@ def _process_refund_event(organization: Organization, event: dict) -> str:
         charge_id, intent_id = obj.get("id"), obj.get("payment_intent")
     else:
         charge_id, intent_id = obj.get("charge"), obj.get("payment_intent")
-    charge_id = charge_id if isinstance(charge_id, str) else (charge_id or {}).get("id")
-    intent_id = intent_id if isinstance(intent_id, str) else (intent_id or {}).get("id")
+    charge_id, intent_id = _object_id(charge_id), _object_id(intent_id)
     charges = Charge.objects.filter(organization=organization)
     charge = None
     if charge_id:
@@ -108,12 +109,20 @@ def _process_refund_event(organization: Organization, event: dict) -> str:
     if not stripe_charge_id:
         return f"Charge {charge.pk} has no Stripe charge yet; acknowledged."
     # Event payloads can arrive late, twice or out of order: read the charge's refunds as Stripe has them now.
+    read_at = timezone.now()
     try:
         refunds = gateway_for(organization).refunds_for_charge(stripe_charge_id)
     except StripeGatewayError as exc:
         raise RuntimeError(f"Stripe could not be read: {exc.message}") from exc
-    result = charge_sync_refunds(charge=charge, refunds=refunds)
+    result = charge_sync_refunds(charge=charge, refunds=refunds, read_at=read_at)
     return f"Charge {charge.pk}: {result.created} refund(s) recorded, {result.updated} updated."
+
+
+def _object_id(value) -> str | None:
+    """An expandable Stripe field: an id, an object with one, or absent. Anything else names nothing."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
 
 
 def _already_processed(delivery: WebhookEvent) -> bool:

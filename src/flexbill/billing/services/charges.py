@@ -5,7 +5,7 @@ from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
 from flexbill.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StripeFailed
-from flexbill.stripe_gateway.client import gateway_for
+from flexbill.stripe_gateway.client import CHARGE_ID_KEY, gateway_for
 from flexbill.stripe_gateway.types import PaymentMethodInfo, PaymentResult, StripeGatewayError
 
 from .. import rules
@@ -19,14 +19,17 @@ RECORDED_SOURCES = (ChargeSource.XERO, ChargeSource.QUICKBOOKS, ChargeSource.MAN
 
 
 def _amount_for(invoice: Invoice, amount: object) -> int:
-    owed = rules.amount_owed(total=invoice.total, amount_paid=invoice.amount_paid)
+    """The amount to charge (default: all that is owed). Caller holds the invoice lock."""
+    pending = sum(c.amount for c in invoice.charges.filter(payment_status="pending"))
+    owed = rules.amount_owed(total=invoice.total, amount_paid=invoice.amount_paid, amount_pending=pending)
+    waiting = f" ({pending} in payments still pending)" if pending else ""
     if amount is None:
         if owed == 0:
-            raise Conflict("This invoice is already paid in full.", code="invoice_paid")
+            raise Conflict(f"Nothing is left to charge on this invoice{waiting}.", code="invoice_paid")
         return owed
     amount = validate_amount(amount)
     if amount > owed:
-        raise Conflict(f"The amount is more than the invoice still owes ({owed}).", code="amount_too_large")
+        raise Conflict(f"The amount is more than the invoice still owes: {owed}{waiting}.", code="amount_too_large")
     return amount
 
 
@@ -59,7 +62,7 @@ def charge_create_stripe(*, invoice: Invoice, payment_method_id: int, actor: Act
             payment_method=PaymentMethodInfo(id=method.stripe_payment_method_id, type=method.type),
             amount=amount,
             currency=invoice.currency,
-            metadata={"flexbill_charge_id": str(charge.pk), "flexbill_invoice": invoice.number},
+            metadata={CHARGE_ID_KEY: str(charge.pk), "flexbill_invoice": invoice.number},
             idempotency_key=f"flexbill-charge-{charge.pk}-{charge.created_at.timestamp():.0f}",
         )
     except StripeGatewayError as exc:

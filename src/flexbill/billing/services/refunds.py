@@ -22,7 +22,7 @@ from ..models import Charge, Refund, RefundOrigin, RefundReason, RefundStatus
 from ..refusals import RefundRefused, Refusal
 from .derive import charge_refresh
 from .locks import lock_charge
-from .sync import apply_stripe_refund
+from .sync import apply_stripe_refund, charge_sync_refunds
 
 log = logging.getLogger("flexbill.refunds")
 MAX_NOTE = 1000
@@ -37,6 +37,7 @@ def refund_create(
     note: str = "",
     credit_note: bool = False,
     idempotency_key: str | None = None,
+    currency: str | None = None,
     now: datetime | None = None,
 ) -> Refund:
     """Refund a Stripe charge, fully (amount=None) or partly. Raises RefundRefused, StripeFailed, Conflict."""
@@ -59,11 +60,17 @@ def refund_create(
     try:
         with transaction.atomic():
             charge = lock_charge(charge_id=charge.pk)
+            # A concurrent request with the same key may have committed while this one waited for the lock:
+            # answer with its refund rather than judge this one against the amount it already reserved.
+            existing = _refund_for_key(charge.organization_id, idempotency_key)
+            if existing is not None:
+                raise _SameKeyCommitted(existing)
             eligibility = rules.refund_eligibility(
                 charge,
                 now=now or timezone.now(),
                 can_refund=membership.has_permission(Permission.CHARGES_REFUND),
                 amount=amount,
+                currency=currency,
             )
             if not eligibility.allowed:
                 raise RefundRefused(eligibility.refusal)
@@ -91,6 +98,8 @@ def refund_create(
                 invoice_id=charge.invoice_id,
             )
             charge_refresh(charge=charge, actor=actor)
+    except _SameKeyCommitted as same:
+        return _replay(same.refund, fingerprint)  # outside the transaction: a replay may call Stripe
     except IntegrityError as exc:
         # Two requests raced: the same Idempotency-Key (answer with the first one's refund), or the
         # database's own guard on the charge's refunds (charge_refunds_within_amount) caught an over-refund.
@@ -101,14 +110,21 @@ def refund_create(
     return _send(refund=refund, actor=actor)
 
 
+class _SameKeyCommitted(Exception):
+    def __init__(self, refund: Refund):
+        super().__init__("same Idempotency-Key already committed")
+        self.refund = refund
+
+
 def refund_settle(*, refund: Refund, resend: bool, actor: Actor = SYSTEM) -> Refund:
     """Settle a refund left "requested" (crash, timeout): adopt Stripe's refund carrying our reference;
     if Stripe has none, send it again with the same idempotency key (resend) or, once the grace period has
     passed, cancel it (reconcile)."""
     charge = refund.charge
+    read_at = timezone.now()
     info = _find_in_stripe(refund)
     if info is not None:
-        return _store(refund=refund, info=info, actor=actor)
+        return _store(refund=refund, info=info, actor=actor, read_at=read_at)
     if resend:
         return _send(refund=refund, actor=actor)
     grace = timedelta(seconds=settings.FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS)
@@ -139,6 +155,7 @@ def refund_settle(*, refund: Refund, resend: bool, actor: Actor = SYSTEM) -> Ref
 
 def _send(*, refund: Refund, actor: Actor) -> Refund:
     charge = refund.charge
+    read_at = timezone.now()
     try:
         info = gateway_for(charge.organization).refund_create(
             charge_id=charge.stripe_charge_id,
@@ -169,17 +186,23 @@ def _send(*, refund: Refund, actor: Actor) -> Refund:
         _release(refund=refund, actor=actor, message=exc.message)
         raise StripeFailed(f"Stripe did not refund: {exc.message} Nothing was changed.") from exc
     fault_point("after_stripe_refund")
-    return _store(refund=refund, info=info, actor=actor)
+    return _store(refund=refund, info=info, actor=actor, read_at=read_at)
 
 
-def _store(*, refund: Refund, info: RefundInfo, actor: Actor) -> Refund:
+def _store(*, refund: Refund, info: RefundInfo, actor: Actor, read_at: datetime) -> Refund:
+    """Store Stripe's answer about a refund flexbill sent; `read_at`: when the request that got it was made."""
     with transaction.atomic():
         charge = lock_charge(charge_id=refund.charge_id)
         refunds = list(charge.refunds.all())
-        refund = next(r for r in refunds if r.pk == refund.pk)
-        apply_stripe_refund(refund=refund, info=info, actor=actor, invoice_id=charge.invoice_id)
-        charge_refresh(charge=charge, actor=actor, refunds=refunds)
-    return refund
+        mine = next((r for r in refunds if r.pk == refund.pk), None)
+        if mine is not None:
+            apply_stripe_refund(refund=mine, info=info, actor=actor, invoice_id=charge.invoice_id, read_at=read_at)
+            charge_refresh(charge=charge, actor=actor, refunds=refunds)
+            return mine
+    # Released meanwhile by another attempt that Stripe answered otherwise: Stripe did refund, so record
+    # the refund as Stripe reports it rather than lose it.
+    charge_sync_refunds(charge=charge, refunds=[info], actor=actor, read_at=read_at)
+    return Refund.objects.get(stripe_refund_id=info.id)
 
 
 def _release(*, refund: Refund, actor: Actor, message: str) -> None:

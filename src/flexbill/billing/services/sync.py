@@ -5,8 +5,10 @@ metadata, so whichever path reports a refund first, it is recorded once.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from flexbill.audit.services import STRIPE, Actor, audit_record
 from flexbill.errors import Conflict
@@ -28,8 +30,15 @@ class SyncResult:
         return self.created + self.updated
 
 
-def charge_sync_refunds(*, charge: Charge, refunds: list[RefundInfo], actor: Actor = STRIPE) -> SyncResult:
-    """Upsert Stripe's refunds of this charge and derive its status. Safe to run any number of times."""
+def charge_sync_refunds(
+    *, charge: Charge, refunds: list[RefundInfo], actor: Actor = STRIPE, read_at: datetime | None = None
+) -> SyncResult:
+    """Upsert Stripe's refunds of this charge and derive its status. Safe to run any number of times.
+
+    `read_at`: when these refunds were read from Stripe. A refund already updated from a later read keeps
+    that newer state, so a slow webhook or an old reconcile snapshot never turns a status back.
+    """
+    read_at = read_at or timezone.now()
     result = SyncResult()
     try:
         with transaction.atomic():
@@ -44,11 +53,13 @@ def charge_sync_refunds(*, charge: Charge, refunds: list[RefundInfo], actor: Act
                     if mine is not None and mine.stripe_refund_id in (None, info.id):
                         refund = mine
                 if refund is None:
-                    refund = _create_from_stripe(charge=charge, info=info, actor=actor)
+                    refund = _create_from_stripe(charge=charge, info=info, actor=actor, read_at=read_at)
                     by_stripe_id[info.id] = refund
                     local.append(refund)
                     result.created += 1
-                elif apply_stripe_refund(refund=refund, info=info, actor=actor, invoice_id=charge.invoice_id):
+                elif apply_stripe_refund(
+                    refund=refund, info=info, actor=actor, invoice_id=charge.invoice_id, read_at=read_at
+                ):
                     result.updated += 1
             charge_refresh(charge=charge, actor=actor, refunds=local)
     except IntegrityError as exc:
@@ -69,8 +80,15 @@ def refunds_in_sync(local: list[Refund], refunds: list[RefundInfo]) -> bool:
     return True
 
 
-def apply_stripe_refund(*, refund: Refund, info: RefundInfo, actor: Actor, invoice_id: int) -> bool:
-    """Update a local refund from Stripe's; returns True when something changed. Caller holds the lock."""
+def apply_stripe_refund(*, refund: Refund, info: RefundInfo, actor: Actor, invoice_id: int, read_at: datetime) -> bool:
+    """Update a local refund from Stripe's, read at `read_at`; returns True when something changed.
+
+    Caller holds the lock. Stripe's answers can arrive out of order (two webhooks, a webhook and reconcile):
+    the state read last wins, not the one stored last.
+    """
+    if refund.stripe_synced_at is not None and refund.stripe_synced_at > read_at:
+        return False
+    refund.stripe_synced_at = read_at
     before = {
         "status": refund.status,
         "stripe_refund_id": refund.stripe_refund_id,
@@ -85,8 +103,9 @@ def apply_stripe_refund(*, refund: Refund, info: RefundInfo, actor: Actor, invoi
         "failure_reason": refund.failure_reason,
     }
     if after == before:
+        Refund.objects.filter(pk=refund.pk).update(stripe_synced_at=read_at)
         return False
-    refund.save(update_fields=["stripe_refund_id", "status", "failure_reason", "updated_at"])
+    refund.save(update_fields=["stripe_refund_id", "status", "failure_reason", "stripe_synced_at", "updated_at"])
     audit_record(
         organization_id=refund.organization_id,
         actor=actor,
@@ -101,7 +120,7 @@ def apply_stripe_refund(*, refund: Refund, info: RefundInfo, actor: Actor, invoi
     return True
 
 
-def _create_from_stripe(*, charge: Charge, info: RefundInfo, actor: Actor) -> Refund:
+def _create_from_stripe(*, charge: Charge, info: RefundInfo, actor: Actor, read_at: datetime) -> Refund:
     reason = info.reason or info.metadata.get("flexbill_reason") or RefundReason.OTHER
     refund = Refund.objects.create(
         organization_id=charge.organization_id,
@@ -113,6 +132,7 @@ def _create_from_stripe(*, charge: Charge, info: RefundInfo, actor: Actor) -> Re
         failure_reason=(info.failure_reason or "")[:500],
         origin=RefundOrigin.STRIPE,
         stripe_refund_id=info.id,
+        stripe_synced_at=read_at,
         note="Refunded in Stripe",
     )
     audit_record(
