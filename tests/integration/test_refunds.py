@@ -310,6 +310,17 @@ def test_refund_with_credit_note_issues_a_credit_note_for_the_refund_amount(owne
     assert reload(paid_charge.invoice).amount_refunded == 2500
 
 
+def test_credit_notes_for_refunds_never_exceed_the_invoice_total(owner, paid_charge):
+    services.credit_note_create(membership=owner, invoice=paid_charge.invoice, amount=9000, reason="Goodwill")
+
+    refund = services.refund_create(membership=owner, charge=paid_charge, amount=2500, credit_note=True)
+    again = services.refund_create(membership=owner, charge=paid_charge, amount=2500, credit_note=True)
+
+    assert CreditNote.objects.get(refund=refund).amount == 1000  # what was left of the 10000 invoice
+    assert not CreditNote.objects.filter(refund=again).exists()
+    assert sum(n.amount for n in CreditNote.objects.filter(invoice_id=paid_charge.invoice_id)) == 10000
+
+
 def test_refund_without_credit_note_issues_none(owner, paid_charge):
     services.refund_create(membership=owner, charge=paid_charge, amount=2500)
     assert not CreditNote.objects.filter(invoice_id=paid_charge.invoice_id).exists()

@@ -61,12 +61,19 @@ def credit_note_create(
     return note
 
 
-def credit_note_for_refund(*, refund: Refund, actor: Actor) -> CreditNote:
-    """The credit note an app refund asked for (`credit_note: true`); caller holds the invoice lock."""
+def credit_note_for_refund(*, refund: Refund, actor: Actor) -> CreditNote | None:
+    """The credit note an app refund asked for (`credit_note: true`); caller holds the invoice lock.
+
+    Credit notes never add up to more than the invoice: it credits what is left, or nothing.
+    """
     invoice = refund.charge.invoice
+    creditable = invoice.total - sum(cn.amount for cn in invoice.credit_notes.all())
+    amount = min(refund.amount, creditable)
+    if amount <= 0:
+        return None
     return _create(
         invoice=invoice,
-        amount=refund.amount,
+        amount=amount,
         reason=f"Refund {refund.pk} through Stripe ({refund.reason})",
         actor=actor,
         refund=refund,
