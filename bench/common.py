@@ -28,6 +28,7 @@ def setup_django() -> None:
     import django
 
     django.setup()
+    migrate()  # the database may predate the current schema; every benchmark runs on the latest
 
 
 def migrate() -> None:
