@@ -1,4 +1,4 @@
-"""Payment paths found fragile in review: pending payments and double charges, Stripe's 409 on an idempotency
+"""Payment edge cases: pending payments and double charges, Stripe's 409 on an idempotency
 key in use, refunds released while Stripe refunded, and Stripe answers arriving out of order."""
 
 from datetime import timedelta
