@@ -184,3 +184,28 @@ def refunds_of_every_origin(org, owner, make_paid_charge):
         refund_reference="TR-1",
     )
     return first, second
+
+
+@pytest.fixture
+def make_pending_charge(db):
+    """A Stripe charge still waiting for its bank, with no Stripe charge yet (an ACH debit by default)."""
+
+    def make(invoice, *, payment_method=None, method_type: str = "us_bank_account"):
+        from django.utils import timezone
+
+        from flexbill.billing.models import Charge
+
+        return Charge.objects.create(
+            organization_id=invoice.organization_id,
+            invoice=invoice,
+            amount=invoice.total,
+            currency=invoice.currency,
+            source="stripe",
+            payment_status="pending",
+            status="pending",
+            payment_method=payment_method,
+            payment_method_type=method_type,
+            charged_at=timezone.now(),
+        )
+
+    return make

@@ -3,10 +3,9 @@
 import re
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from flexbill.billing.models import Charge, Refund
+from flexbill.billing.models import Refund
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -170,22 +169,12 @@ def test_change_status_and_delete_mark_the_charge_refunded_after_saying_no_money
 
 
 def test_pending_charge_details_explain_there_is_no_stripe_charge_yet(
-    org, make_member, make_customer, make_invoice, sign_in, shot
+    org, make_member, make_customer, make_invoice, make_pending_charge, sign_in, shot
 ):
     owner = make_member(org, "owner")
     customer, _ = make_customer(org)
     invoice = make_invoice(org, customer, total=30000, payment_method="stripe_ach")
-    charge = Charge.objects.create(
-        organization=org,
-        invoice=invoice,
-        amount=30000,
-        currency=invoice.currency,
-        source="stripe",
-        payment_status="pending",
-        status="pending",
-        payment_method_type="us_bank_account",
-        charged_at=timezone.now(),
-    )
+    charge = make_pending_charge(invoice)
     page = sign_in(owner)
     page.goto(f"/invoices/{invoice.pk}/")
     expect(page.locator(f"tr[data-charge-id='{charge.pk}'] [data-charge-status]")).to_have_text("Pending")

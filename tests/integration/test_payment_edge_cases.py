@@ -41,30 +41,23 @@ def test_a_pending_debit_counts_as_paid_so_the_invoice_cannot_be_charged_twice(o
     assert Charge.objects.filter(invoice=pending.invoice).count() == 1
 
 
-def _charge_left_without_payment_intent(org, make_customer, make_invoice, *, created_ago: timedelta):
+@pytest.fixture
+def charge_left_without_payment_intent(org, make_customer, make_invoice, make_pending_charge):
     """A charge whose PaymentIntent creation timed out: flexbill holds it pending with no Stripe ids."""
-    customer, card = make_customer(org)
-    invoice = make_invoice(org, customer, total=4000)
-    charge = Charge.objects.create(
-        organization=org,
-        invoice=invoice,
-        amount=4000,
-        currency=invoice.currency,
-        source="stripe",
-        payment_status="pending",
-        status="pending",
-        payment_method=card,
-        payment_method_type="card",
-        charged_at=timezone.now(),
-    )
-    Charge.objects.filter(pk=charge.pk).update(created_at=timezone.now() - created_ago)
-    return charge, customer, card
+
+    def make(*, created_ago: timedelta):
+        customer, card = make_customer(org)
+        charge = make_pending_charge(make_invoice(org, customer, total=4000), payment_method=card, method_type="card")
+        Charge.objects.filter(pk=charge.pk).update(created_at=timezone.now() - created_ago)
+        return charge, customer, card
+
+    return make
 
 
-def test_reconcile_finds_the_payment_intent_of_a_charge_whose_creation_timed_out(org, make_customer, make_invoice):
-    charge, customer, card = _charge_left_without_payment_intent(
-        org, make_customer, make_invoice, created_ago=timedelta(0)
-    )
+def test_reconcile_finds_the_payment_intent_of_a_charge_whose_creation_timed_out(
+    org, charge_left_without_payment_intent
+):
+    charge, customer, card = charge_left_without_payment_intent(created_ago=timedelta(0))
     # The request did reach Stripe: a PaymentIntent carries the charge's id in its metadata.
     result = gateway_for(org).charge(
         customer_id=customer.stripe_customer_id,
@@ -85,9 +78,9 @@ def test_reconcile_finds_the_payment_intent_of_a_charge_whose_creation_timed_out
 
 
 def test_reconcile_fails_a_timed_out_charge_that_never_reached_stripe_after_the_grace_period(
-    org, make_customer, make_invoice, settings
+    org, charge_left_without_payment_intent
 ):
-    charge, _, _ = _charge_left_without_payment_intent(org, make_customer, make_invoice, created_ago=timedelta(hours=1))
+    charge, _, _ = charge_left_without_payment_intent(created_ago=timedelta(hours=1))
 
     reconcile_organization(org)
 
