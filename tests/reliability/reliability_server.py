@@ -4,7 +4,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import requests
 from django.conf import settings
 
 from flexbill.ops.localstripe import free_port
+from flexbill.ops.management.commands.serve import gunicorn_argv
 
 SERVER_SECRET_KEY = "reliability-tests-secret-key-not-for-production-0123456789abcdefghij"
 
@@ -65,26 +65,8 @@ def start_server(log_path: Path, *, workers: int = 3, threads: int = 2, env: dic
     environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set in-process by the browser tests; not for a server
     log = log_path.open("wb")
     process = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "flexbill.wsgi:application",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "60",
-            "--graceful-timeout",
-            "5",
-            "--log-level",
-            "warning",
-        ],
+        # Exactly what `flexbill serve` runs.
+        gunicorn_argv(host="127.0.0.1", port=port, workers=workers, threads=threads),
         env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,

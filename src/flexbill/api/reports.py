@@ -131,7 +131,7 @@ class DeliveryOut(Schema):
     attempts: int
     last_status_code: int | None
     last_error: str
-    created_at: date | str
+    created_at: str
     delivered_at: str | None
 
 

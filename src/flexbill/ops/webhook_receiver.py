@@ -6,7 +6,6 @@ The secret is read from its file on every request, so the endpoint may be regist
 
 import argparse
 import json
-import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,7 +54,6 @@ def main() -> None:
         pass
     finally:
         server.server_close()
-        time.sleep(0)
 
 
 if __name__ == "__main__":

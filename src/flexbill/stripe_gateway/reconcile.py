@@ -17,6 +17,7 @@ from django.utils import timezone
 from flexbill.accounts.models import Organization
 
 from .client import gateway_for
+from .types import PaymentResult
 
 log = logging.getLogger("flexbill.reconcile")
 
@@ -113,8 +114,6 @@ def reconcile_organization(organization: Organization, *, progress: Progress | N
 
 def _payment_now(gateway, charge):
     """What Stripe says of a payment flexbill holds as pending; None when there is nothing to say yet."""
-    from flexbill.stripe_gateway.types import PaymentResult
-
     if charge.stripe_payment_intent_id:
         return gateway.payment_intent_status(charge.stripe_payment_intent_id)
     if charge.payment_method_id is None:

@@ -1,6 +1,5 @@
 """Stripe webhooks: verify, store raw, map refund events onto flexbill's refunds (rule 9)."""
 
-import json
 import logging
 from dataclasses import dataclass
 
@@ -144,7 +143,3 @@ def _finish(delivery: WebhookEvent, outcome: str) -> WebhookOutcome:
         # A concurrent delivery of the same event finished first; processing is idempotent, so this is fine.
         WebhookEvent.objects.filter(pk=delivery.pk).update(outcome="Duplicate delivery; already processed.")
     return WebhookOutcome(200, outcome)
-
-
-def event_json(event: dict) -> str:
-    return json.dumps(event, separators=(",", ":"))
