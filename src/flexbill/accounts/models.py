@@ -20,6 +20,8 @@ class Organization(models.Model):
     # Email the customer when a refund succeeds (billing admins always hear about failed refunds).
     refund_emails_enabled = models.BooleanField(default=True)
     default_currency = models.CharField(max_length=3, default="usd")
+    # How staff type and read money here: "de_DE" reads "1.234,50", "en_US" reads "1,234.50".
+    locale = models.CharField(max_length=20, default="en_US")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
