@@ -191,6 +191,10 @@ FLEXBILL_STRIPE_API_BASE = os.environ.get("FLEXBILL_STRIPE_API_BASE") or None
 FLEXBILL_STRIPE_TIMEOUT = float(os.environ.get("FLEXBILL_STRIPE_TIMEOUT", "10"))
 FLEXBILL_STRIPE_MAX_RETRIES = int(os.environ.get("FLEXBILL_STRIPE_MAX_RETRIES", "0"))
 FLEXBILL_WEBHOOK_TOLERANCE = 300
+# Deliveries that fail verification come from anyone: keep only a short summary of each, at most this many rows,
+# for at most this many days, so anonymous traffic cannot grow the database without bound.
+FLEXBILL_WEBHOOK_REJECTED_KEEP = int(os.environ.get("FLEXBILL_WEBHOOK_REJECTED_KEEP", "1000"))
+FLEXBILL_WEBHOOK_REJECTED_RETENTION_DAYS = int(os.environ.get("FLEXBILL_WEBHOOK_REJECTED_RETENTION_DAYS", "7"))
 # A refund left "requested" this long with no trace in Stripe never reached Stripe: reconcile cancels it.
 FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = int(os.environ.get("FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS", "600"))
 FLEXBILL_RECONCILE_INTERVAL = float(os.environ.get("FLEXBILL_RECONCILE_INTERVAL", "300"))

@@ -1,12 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from flexbill.api.v1 import api
 from flexbill.stripe_gateway.views import stripe_webhook
 
 urlpatterns = [
     path("api/", api.urls),
-    path("webhooks/stripe/<slug:org_slug>/", stripe_webhook, name="stripe_webhook"),
+    # With or without the trailing slash (Stripe does not follow redirects), and any slug: an unknown or malformed
+    # one gets the same answer as a bad signature.
+    re_path(r"^webhooks/stripe/(?P<org_slug>[^/]+)/?$", stripe_webhook, name="stripe_webhook"),
     path("platform/", admin.site.urls),
     path("", include("flexbill.web.urls")),
 ]

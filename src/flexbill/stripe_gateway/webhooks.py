@@ -1,7 +1,10 @@
 """Stripe webhooks: verify, store raw, map refund events onto flexbill's refunds (rule 9)."""
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import stripe
 from django.conf import settings
@@ -20,40 +23,44 @@ REFUND_EVENTS = frozenset(
     {"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated", "refund.failed"}
 )
 KEPT_HEADERS = ("Stripe-Signature", "Content-Type", "User-Agent", "Content-Length")
+NOT_AN_EVENT = "The body is not a Stripe event."
 
 
 @dataclass(frozen=True)
 class WebhookOutcome:
     status: int
     detail: str
+    code: str = "ok"
+
+
+UNVERIFIED = "The delivery could not be verified."
+# An unknown organization is verified against this, so that it costs and answers exactly like a bad signature
+# and the endpoint does not tell which organizations exist.
+_NO_SECRET = "whsec_" + "0" * 32
+SUMMARY_CHARS = 1024
 
 
 def webhook_receive(*, org_slug: str, body: bytes, headers) -> WebhookOutcome:
-    """Store the delivery, verify it, process it once. 400: bad delivery; 500: processing failed (retry)."""
-    organization = Organization.objects.filter(slug=org_slug).first()
-    delivery = WebhookEvent.objects.create(
-        organization=organization,
-        org_slug=org_slug[:100],
-        headers={h: headers.get(h, "")[:2000] for h in KEPT_HEADERS if headers.get(h)},
-        # Stored as text: undecodable bytes and NUL (which PostgreSQL text cannot hold) become U+FFFD.
-        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-    )
-    if organization is None or not organization.stripe_webhook_secret:
-        return _reject(delivery, "Unknown organization.")
-    signature = headers.get("Stripe-Signature")
-    if not signature:
-        return _reject(delivery, "Missing Stripe-Signature header.")
+    """Verify, store, process once. 400: a bad delivery (one answer for every unverifiable one); 500: processing
+    failed (Stripe retries)."""
+    organization = Organization.objects.filter(slug=org_slug[:60]).first()
+    secret = organization.stripe_webhook_secret if organization else ""
     try:
-        event = stripe.Webhook.construct_event(
-            body.decode("utf-8"), signature, organization.stripe_webhook_secret, settings.FLEXBILL_WEBHOOK_TOLERANCE
+        text = body.decode("utf-8")
+        stripe.WebhookSignature.verify_header(
+            text, headers.get("Stripe-Signature"), secret or _NO_SECRET, settings.FLEXBILL_WEBHOOK_TOLERANCE
         )
-    except stripe.SignatureVerificationError:
-        return _reject(delivery, "Invalid or expired Stripe-Signature.")
-    except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
-        # The SDK parses the verified body with dict methods: JSON that is not an object fails with
-        # AttributeError/TypeError, and must be a 400 like any other body that is not an event, not a 500.
-        return _reject(delivery, "The body is not a Stripe event.")
-    event = event.to_dict()
+        if not secret:  # anyone who reads this code can sign with the stand-in secret: that proves nothing
+            raise stripe.SignatureVerificationError("No signing secret.", headers.get("Stripe-Signature"))
+    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+        return _reject(org_slug, organization, body, headers, UNVERIFIED, why=_why_unverified(organization, exc))
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError):
+        # Verified, but not JSON, or nested deeper than the parser's recursion limit: a bad delivery, not a 500.
+        return _reject(org_slug, organization, body, headers, NOT_AN_EVENT)
+    if not isinstance(event, dict):
+        return _reject(org_slug, organization, body, headers, NOT_AN_EVENT)
     event_id, event_type, data = event.get("id"), event.get("type"), event.get("data")
     if (
         not isinstance(event_id, str)
@@ -62,11 +69,18 @@ def webhook_receive(*, org_slug: str, body: bytes, headers) -> WebhookOutcome:
         or not isinstance(data.get("object"), dict)
         or "\x00" in event_id + event_type
     ):
-        return _reject(delivery, "The body is not a Stripe event.")
-    delivery.verified = True
-    delivery.event_id = event_id[:255]
-    delivery.event_type = event_type[:100]
-    delivery.save(update_fields=["verified", "event_id", "event_type"])
+        return _reject(org_slug, organization, body, headers, NOT_AN_EVENT)
+    delivery = WebhookEvent.objects.create(
+        organization=organization,
+        org_slug=org_slug[:100],
+        headers=_kept_headers(headers, limit=2000),
+        body=_as_text(body),
+        body_size=len(body),
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        verified=True,
+        event_id=event_id[:255],
+        event_type=event_type[:100],
+    )
 
     if _already_processed(delivery):
         return _finish(delivery, "Already processed.")
@@ -79,7 +93,7 @@ def webhook_receive(*, org_slug: str, body: bytes, headers) -> WebhookOutcome:
     except Exception as exc:  # any failure must reach Stripe as a 500 so that it retries the delivery
         log.exception("Processing webhook %s failed", event_id)
         WebhookEvent.objects.filter(pk=delivery.pk).update(error=f"{type(exc).__name__}: {exc}"[:5000])
-        return WebhookOutcome(500, "Processing failed; Stripe will retry.")
+        return WebhookOutcome(500, "Processing failed; Stripe will retry.", "processing_failed")
     return _finish(delivery, outcome)
 
 
@@ -130,9 +144,53 @@ def _already_processed(delivery: WebhookEvent) -> bool:
     ).exists()
 
 
-def _reject(delivery: WebhookEvent, detail: str) -> WebhookOutcome:
-    WebhookEvent.objects.filter(pk=delivery.pk).update(outcome=detail)
-    return WebhookOutcome(400, detail)
+def _reject(org_slug: str, organization, body: bytes, headers, detail: str, *, why: str = "") -> WebhookOutcome:
+    """Keep a bounded summary of a bad delivery, then drop the oldest beyond the cap and the retention."""
+    WebhookEvent.objects.create(
+        organization=organization,
+        org_slug=org_slug[:100],
+        headers=_kept_headers(headers, limit=200),
+        body=_as_text(body[: SUMMARY_CHARS * 4])[:SUMMARY_CHARS],
+        body_size=len(body),
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        outcome=(why or detail)[:500],
+    )
+    rejected_deliveries_prune()
+    return WebhookOutcome(400, detail, "unverified" if detail == UNVERIFIED else "not_an_event")
+
+
+def rejected_deliveries_prune(*, now=None) -> int:
+    """Delete rejected deliveries older than the retention, and all but the newest FLEXBILL_WEBHOOK_REJECTED_KEEP."""
+    rejected = WebhookEvent.objects.filter(verified=False)
+    cutoff = (now or timezone.now()) - timedelta(days=settings.FLEXBILL_WEBHOOK_REJECTED_RETENTION_DAYS)
+    deleted, _ = rejected.filter(received_at__lt=cutoff).delete()
+    oldest_kept = rejected.order_by("-id").values_list("id", flat=True)[
+        settings.FLEXBILL_WEBHOOK_REJECTED_KEEP - 1 : settings.FLEXBILL_WEBHOOK_REJECTED_KEEP
+    ]
+    oldest_kept = next(iter(oldest_kept), None)
+    if oldest_kept is not None:
+        deleted += rejected.filter(id__lt=oldest_kept).delete()[0]
+    return deleted
+
+
+def _why_unverified(organization, exc: Exception) -> str:
+    """What the operator reads in the stored row; the sender only ever hears UNVERIFIED."""
+    if organization is None:
+        return "Unknown organization."
+    if not organization.stripe_webhook_secret:
+        return "The organization has no webhook signing secret."
+    if isinstance(exc, UnicodeDecodeError):
+        return "The body is not UTF-8."
+    return f"Invalid, missing or expired Stripe-Signature: {exc}"[:500]
+
+
+def _kept_headers(headers, *, limit: int) -> dict:
+    return {h: headers.get(h, "")[:limit] for h in KEPT_HEADERS if headers.get(h)}
+
+
+def _as_text(body: bytes) -> str:
+    # Stored as text: undecodable bytes and NUL (which PostgreSQL text cannot hold) become U+FFFD.
+    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 def _finish(delivery: WebhookEvent, outcome: str) -> WebhookOutcome:
