@@ -57,10 +57,19 @@ def application(environ, start_response):
         event = json.loads(body)
         refund = event["data"]["object"]
         conn.execute(
-            "INSERT INTO stripe_gateway_webhookevent (organization_id, org_slug, event_id, event_type, headers, body, "
-            "received_at, verified, processed_at, outcome, error) "
-            "VALUES (%s, %s, %s, %s, %s, %s, now(), true, now(), 'Refund recorded.', '')",
-            [org_id, slug, event["id"], event["type"], json.dumps({"Stripe-Signature": signature}), body.decode()],
+            "INSERT INTO billing_webhookevent (organization_id, org_slug, event_id, event_type, headers, body, "
+            "received_at, verified, processed_at, outcome, last_error, attempts, body_size, body_sha256) "
+            "VALUES (%s, %s, %s, %s, %s, %s, now(), true, now(), 'Refund recorded.', '', 0, %s, %s)",
+            [
+                org_id,
+                slug,
+                event["id"],
+                event["type"],
+                json.dumps({"Stripe-Signature": signature}),
+                body.decode(),
+                len(body),
+                hashlib.sha256(body).hexdigest(),
+            ],
         )
         conn.execute(
             "INSERT INTO billing_refund (organization_id, charge_id, reference, amount, currency, reason, note, "

@@ -24,9 +24,9 @@ def main() -> None:
     from django.db import connection
 
     from flexbill.billing.models import Refund
+    from flexbill.billing.services.reconcile import reconcile_organization
     from flexbill.stripe_gateway import client as gateway_client
     from flexbill.stripe_gateway.devtools import stripe_refund_directly
-    from flexbill.stripe_gateway.reconcile import reconcile_organization
 
     say(machine())
     with local_stripe():

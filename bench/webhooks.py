@@ -86,8 +86,8 @@ def main() -> None:
     setup_django()
     from django.db import connection
 
+    from flexbill.billing.models import WebhookEvent
     from flexbill.stripe_gateway.devtools import stripe_refund_directly
-    from flexbill.stripe_gateway.models import WebhookEvent
 
     say(machine())
     with local_stripe() as stripe, tempfile.TemporaryDirectory() as tmp:

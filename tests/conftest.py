@@ -166,8 +166,8 @@ def paid_charge(org, make_paid_charge):
 def refunds_of_every_origin(org, owner, make_paid_charge):
     """Succeeded refunds from flexbill (2500 duplicate, 1000 requested by customer) and from Stripe (3000),
     and a 700 credit note recording money returned by bank transfer."""
+    from flexbill.billing.services.reconcile import reconcile_organization
     from flexbill.stripe_gateway.devtools import stripe_refund_directly
-    from flexbill.stripe_gateway.reconcile import reconcile_organization
 
     first = make_paid_charge(org, amount=10000)
     second = make_paid_charge(org, amount=8000)

@@ -198,6 +198,16 @@ FLEXBILL_WEBHOOK_REJECTED_RETENTION_DAYS = int(os.environ.get("FLEXBILL_WEBHOOK_
 # A refund left "requested" this long with no trace in Stripe never reached Stripe: reconcile cancels it.
 FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = int(os.environ.get("FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS", "600"))
 FLEXBILL_RECONCILE_INTERVAL = float(os.environ.get("FLEXBILL_RECONCILE_INTERVAL", "300"))
+# The inbox of verified Stripe events: how many the worker applies per batch, how long a claim lasts before another
+# worker may take the events over, how often it tries an event it cannot apply (then the event is failed, shown on
+# the Sync health page), how often it waits for a charge it does not know, how often the worker looks for events
+# due again, and how many Stripe reads of one batch run at once.
+FLEXBILL_INBOX_BATCH_SIZE = int(os.environ.get("FLEXBILL_INBOX_BATCH_SIZE", "200"))
+FLEXBILL_INBOX_LEASE_SECONDS = int(os.environ.get("FLEXBILL_INBOX_LEASE_SECONDS", "120"))
+FLEXBILL_INBOX_MAX_ATTEMPTS = int(os.environ.get("FLEXBILL_INBOX_MAX_ATTEMPTS", "12"))
+FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS = int(os.environ.get("FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS", "3"))
+FLEXBILL_INBOX_SWEEP_INTERVAL = float(os.environ.get("FLEXBILL_INBOX_SWEEP_INTERVAL", "5"))
+FLEXBILL_INBOX_STRIPE_READERS = int(os.environ.get("FLEXBILL_INBOX_STRIPE_READERS", "4"))
 # Outgoing webhooks go to https:// endpoints; plain http only where allowed (the demo's local receiver, tests).
 FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = _env_flag("FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP", False)
 # Test settings only: names a point where the refund flow kills its own process (crash-recovery tests).

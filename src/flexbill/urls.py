@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from flexbill.api.stripe_webhook import stripe_webhook
 from flexbill.api.v1 import api
-from flexbill.stripe_gateway.views import stripe_webhook
 
 urlpatterns = [
     path("api/", api.urls),

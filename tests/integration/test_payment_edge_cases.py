@@ -10,11 +10,11 @@ from django.utils import timezone
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
 from flexbill.billing.models import Charge, Refund
+from flexbill.billing.services.reconcile import reconcile_organization
 from flexbill.billing.services.refunds import _store
 from flexbill.errors import Conflict
 from flexbill.stripe_gateway.client import CHARGE_ID_KEY, _gateway_error, gateway_for
 from flexbill.stripe_gateway.devtools import stripe_payment_method_create
-from flexbill.stripe_gateway.reconcile import reconcile_organization
 from flexbill.stripe_gateway.types import PaymentMethodInfo, RefundInfo, StripeUncertain
 
 

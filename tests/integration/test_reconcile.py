@@ -11,8 +11,8 @@ from django.utils import timezone
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
 from flexbill.billing.models import Refund
+from flexbill.billing.services.reconcile import reconcile_organization
 from flexbill.stripe_gateway.devtools import stripe_refund_directly
-from flexbill.stripe_gateway.reconcile import reconcile_organization
 from stripe_events import (
     stripe_charge,
     stripe_charge_outside_flexbill,

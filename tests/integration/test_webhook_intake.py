@@ -10,8 +10,9 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from flexbill.stripe_gateway.models import WebhookEvent
-from flexbill.stripe_gateway.webhooks import SUMMARY_CHARS, rejected_deliveries_prune
+from flexbill.billing.models import WebhookEvent
+from flexbill.billing.services.inbox import SUMMARY_CHARS, rejected_deliveries_prune
+from flexbill.stripe_gateway.signature import NO_SECRET
 from stripe_events import BAD_DELIVERIES, deliver, deliver_bad, event, payload_of, post_raw, signature_header
 
 # Nothing here reads Stripe: every delivery is refused or names no charge.
@@ -99,11 +100,9 @@ def test_every_unverifiable_delivery_gets_the_same_answer_whether_or_not_the_org
 
 
 def test_a_body_signed_with_the_stand_in_secret_of_unknown_organizations_is_not_verified(client):
-    from flexbill.stripe_gateway.webhooks import _NO_SECRET
-
     payload = payload_of(a_verified_event())
 
-    response = post_raw(client, "no-such-org", payload, signature_header(payload, secret=_NO_SECRET))
+    response = post_raw(client, "no-such-org", payload, signature_header(payload, secret=NO_SECRET))
 
     assert response.status_code == 400
     assert not WebhookEvent.objects.filter(verified=True).exists()

@@ -10,8 +10,8 @@ from reliability_server import bearer
 
 from flexbill.accounts.services import api_token_create
 from flexbill.billing.models import Charge, Refund, RefundStatus
+from flexbill.billing.services.reconcile import reconcile_organization
 from flexbill.stripe_gateway.client import REFUND_REFERENCE_KEY, gateway_for
-from flexbill.stripe_gateway.reconcile import reconcile_organization
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -12,10 +12,9 @@ import pytest
 import requests
 from reliability_server import Server
 
-from flexbill.billing.models import Charge
+from flexbill.billing.models import Charge, WebhookEvent
 from flexbill.stripe_gateway.client import gateway_for
 from flexbill.stripe_gateway.devtools import stripe_refund_directly
-from flexbill.stripe_gateway.models import WebhookEvent
 from stripe_events import BAD_DELIVERIES, charge_event, deliver, deliver_bad, refund_event
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

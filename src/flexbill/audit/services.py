@@ -1,5 +1,7 @@
 from dataclasses import dataclass
 
+from django.db.models.signals import post_save
+
 from .models import ActorType, AuditEvent
 
 
@@ -18,6 +20,50 @@ class Actor:
 
 STRIPE = Actor(type=ActorType.STRIPE, label="stripe")
 SYSTEM = Actor(type=ActorType.SYSTEM, label="system")
+
+
+def audit_event(
+    *,
+    organization_id: int,
+    actor: Actor,
+    action: str,
+    obj,
+    before: dict | None = None,
+    after: dict | None = None,
+    message: str = "",
+    invoice_id: int | None = None,
+) -> AuditEvent:
+    """An unsaved audit event, for audit_record_many."""
+    return AuditEvent(
+        organization_id=organization_id,
+        actor_type=actor.type,
+        actor_user=actor.user,
+        actor_label=actor.label[:255],
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        invoice_id=invoice_id,
+        before=before,
+        after=after,
+        message=message[:1000],
+    )
+
+
+def audit_record_many(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Insert many audit events in one statement.
+
+    bulk_create sends no post_save, and e-mails and outgoing webhooks hang off post_save of AuditEvent: send it
+    here for each inserted row, exactly as save() would, so a change written in bulk is announced once like any
+    other.
+    """
+    if not events:
+        return []
+    created = AuditEvent.objects.bulk_create(events)
+    for event in created:
+        post_save.send(
+            sender=AuditEvent, instance=event, created=True, update_fields=None, raw=False, using=AuditEvent.objects.db
+        )
+    return created
 
 
 def audit_record(

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Charge, CreditNote, Customer, Invoice, Refund
+from .models import Charge, CreditNote, Customer, Invoice, Refund, WebhookEvent
 
 
 @admin.register(Customer)
@@ -35,3 +35,19 @@ class RefundAdmin(admin.ModelAdmin):
 @admin.register(CreditNote)
 class CreditNoteAdmin(admin.ModelAdmin):
     list_display = ("number", "invoice", "amount", "currency", "refund_method")
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "received_at",
+        "org_slug",
+        "event_type",
+        "event_id",
+        "verified",
+        "processed_at",
+        "attempts",
+        "outcome",
+    )
+    list_filter = ("verified", "event_type")
+    readonly_fields = [f.name for f in WebhookEvent._meta.fields]

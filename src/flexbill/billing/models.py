@@ -8,6 +8,8 @@ from django.db.models import F, Q
 
 from flexbill.accounts.models import Organization
 
+from . import rules
+
 
 class InvoicePaymentMethod(models.TextChoices):
     STRIPE_CARD = "stripe_card", "Stripe card"
@@ -191,9 +193,7 @@ class Charge(models.Model):
 
     @property
     def refundable_amount(self) -> int:
-        from .rules import refundable_amount
-
-        return refundable_amount(self.amount, self.amount_reserved)
+        return rules.refundable_amount(self.amount, self.amount_reserved)
 
 
 class Refund(models.Model):
@@ -263,3 +263,58 @@ class CreditNote(models.Model):
     def records_outside_refund(self) -> bool:
         """Money returned outside Stripe: counts toward the invoice's amount refunded."""
         return bool(self.refund_method) and self.refund_id is None
+
+
+class WebhookEvent(models.Model):
+    """Every delivery to the Stripe webhook endpoint, and the inbox of verified Stripe events.
+
+    A verified event is stored once per organization and Stripe event id, whole, and acknowledged at once; the
+    worker applies it later (processed_at), retrying with backoff what it cannot apply yet (attempts,
+    next_attempt_at, last_error). A delivery that fails verification (anyone can send it) keeps a bounded
+    summary: the first bytes of its body, its size and its SHA-256.
+    """
+
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE)
+    org_slug = models.CharField(max_length=100)
+    event_id = models.CharField(max_length=255, null=True, blank=True)
+    event_type = models.CharField(max_length=100, blank=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    body_size = models.PositiveIntegerField(default=0)
+    body_sha256 = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    verified = models.BooleanField(default=False)
+    # Applied, or stored and ignored (outcome says which and why).
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=500, blank=True)
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # When the worker may try again; None after a failure once the attempts are used up (the event failed).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A worker that claimed the event holds it until then; if it dies, another takes the event after that.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One verified row per Stripe event: a redelivery is acknowledged and changes nothing.
+            models.UniqueConstraint(
+                fields=["organization", "event_id"], condition=Q(verified=True), name="webhook_event_once"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "event_id"], name="webhook_org_event"),
+            models.Index(fields=["verified", "received_at"], name="webhook_verified_received"),
+            models.Index(fields=["id"], condition=Q(verified=True, processed_at__isnull=True), name="inbox_unapplied"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or 'unverified'} {self.event_id or ''} @ {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def state(self) -> str:
+        """received (not tried yet), waiting (to be tried again), failed (attempts used up), applied, ignored."""
+        if self.processed_at is not None:
+            return "ignored" if self.outcome.startswith("Ignored") else "applied"
+        if self.attempts == 0:
+            return "received"
+        return "waiting" if self.next_attempt_at is not None else "failed"

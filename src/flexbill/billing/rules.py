@@ -105,6 +105,13 @@ def refund_totals(refunds) -> tuple[int, int]:
     return refunded, reserved
 
 
+def invoice_totals(charges, outside_refunds: int) -> tuple[int, int]:
+    """(amount paid, amount refunded) of an invoice: its successful payments, and its charges' refunds plus the
+    money its credit notes record as returned outside Stripe."""
+    amount_paid = sum(c.amount for c in charges if c.payment_status == "success")
+    return amount_paid, sum(c.amount_refunded for c in charges) + outside_refunds
+
+
 def invoice_status(*, current: str, total: int, charge_statuses: list[str], amount_paid: int) -> str:
     """An invoice is Refunded when one of its charges is; otherwise its payments decide.
 
@@ -135,3 +142,50 @@ STRIPE_METHOD_FOR_INVOICE = {
     "sepa_debit": "stripe_sepa",
     "bacs_debit": "stripe_bacs",
 }
+
+
+# Incoming Stripe events (the inbox) -------------------------------------------------------------------------------
+REFUND_EVENT_TYPES = frozenset(
+    {"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated", "refund.failed"}
+)
+
+
+def inbox_ignore_reason(
+    *, event_type: str, sync_enabled: bool, account: str | None, livemode: bool | None, key_livemode: bool | None
+) -> str | None:
+    """Why a verified Stripe event is stored but not applied; None when it is to be applied.
+
+    An event of a connected account (`account` set) is about someone else's money: flexbill organizations
+    connect with their own keys, so it is never applied. An event whose mode differs from the organization's key
+    (a test event to a live key, or the reverse) names objects that key cannot see.
+    """
+    if not sync_enabled:
+        return "Refund sync is off for this organization; stored only."
+    if event_type not in REFUND_EVENT_TYPES:
+        return f"{event_type} is not handled; stored only."
+    if account is not None:
+        return f"Event of connected account {account[:60]}; flexbill applies only its own account's events."
+    if livemode is not None and key_livemode is not None and livemode != key_livemode:
+        mode = "live" if livemode else "test"
+        return f"A {mode}-mode event does not match the organization's {'live' if key_livemode else 'test'} key."
+    return None
+
+
+def inbox_retry_delay(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … after the 1st, 2nd, 3rd failed attempt, at most 10 minutes apart."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 600))
+
+
+def requested_refunds_to_release(*, amount: int, reserved: int, requested: list) -> list:
+    """Refunds still "requested" in flexbill to release when what is reserved exceeds the charge.
+
+    Stripe's refunds are the truth; a refund flexbill sent that Stripe does not list can no longer fit, so it
+    cannot succeed. The newest requested refunds are released first, only as many as it takes.
+    """
+    released = []
+    for refund in sorted(requested, key=lambda r: (r.created_at, r.pk), reverse=True):
+        if reserved <= amount:
+            break
+        released.append(refund)
+        reserved -= refund.amount
+    return released

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.models import AuditEvent
-from flexbill.errors import InvalidInput, NotFound
+from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
+from flexbill.stripe_gateway.client import gateway_for
+from flexbill.stripe_gateway.types import StripeGatewayError
 
 from .models import Charge, CreditNote, Customer, Invoice, PaymentMethod, Refund
 
@@ -170,10 +172,6 @@ NO_DETAILS = (
 
 def charge_stripe_details(*, charge: Charge):
     """What Stripe holds for this charge; Conflict when there is no Stripe charge behind it."""
-    from flexbill.errors import Conflict, StripeFailed
-    from flexbill.stripe_gateway.client import gateway_for
-    from flexbill.stripe_gateway.types import StripeGatewayError
-
     if charge.source != "stripe" or not charge.stripe_charge_id:
         raise Conflict(NO_DETAILS, code="no_stripe_charge")
     try:

@@ -9,6 +9,7 @@ from django_tasks import task
 
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
+from flexbill.billing.models import Refund
 
 from .models import RefundNotification
 
@@ -37,8 +38,6 @@ def send_refund_notification(refund_id: int, kind: str) -> str:
 
 
 def refund_notify(*, refund_id: int, kind: str) -> str:
-    from flexbill.billing.models import Refund
-
     refund = Refund.objects.select_related("charge__invoice__customer", "organization").get(pk=refund_id)
     organization = refund.organization
     if kind == Kind.CUSTOMER_REFUND_SUCCEEDED:

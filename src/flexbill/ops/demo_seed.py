@@ -11,7 +11,8 @@ from flexbill.accounts.services import custom_role_create, organization_create, 
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
 from flexbill.billing.models import Charge
-from flexbill.stripe_gateway.devtools import stripe_payment_method_create
+from flexbill.billing.services.reconcile import reconcile_organization
+from flexbill.stripe_gateway.devtools import stripe_payment_method_create, stripe_refund_directly
 
 DEMO_PASSWORD = "flexbill-demo"
 DEMO_WEBHOOK_SECRET = "whsec_demo_flexbill"
@@ -168,8 +169,5 @@ def _seed_invoice(org, customer, card, kind, lines, days_ago):
 
 def _refund_in_stripe(org, charge, amount):
     """Refunds made directly in Stripe before flexbill saw them; reconcile brings them in."""
-    from flexbill.stripe_gateway.devtools import stripe_refund_directly
-    from flexbill.stripe_gateway.reconcile import reconcile_organization
-
     stripe_refund_directly(org, charge_id=charge.stripe_charge_id, amount=amount)
     reconcile_organization(org)

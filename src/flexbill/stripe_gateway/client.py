@@ -43,7 +43,16 @@ def _stripe_client(api_key: str, api_base: str | None, timeout: float, retries: 
     )
 
 
+def key_livemode(secret_key: str) -> bool | None:
+    """Whether a Stripe secret or restricted key is a live one; None when its prefix says neither."""
+    for prefix, live in (("sk_live_", True), ("rk_live_", True), ("sk_test_", False), ("rk_test_", False)):
+        if (secret_key or "").startswith(prefix):
+            return live
+    return None
+
+
 def gateway_for(organization) -> "StripeGateway":
+    """The gateway for anything holding `stripe_secret_key` and `name` (an organization)."""
     if not organization.stripe_secret_key:
         raise StripeRejected(f"{organization.name} has no Stripe secret key configured.")
     return StripeGateway(
@@ -149,19 +158,38 @@ class StripeGateway:
         return refund_info(_plain(refund))
 
     def refunds_for_charge(self, charge_id: str) -> list[RefundInfo]:
-        if not charge_id:
+        return self.refunds_for(charge_id=charge_id)
+
+    def refunds_for(self, *, charge_id: str | None = None, payment_intent_id: str | None = None) -> list[RefundInfo]:
+        """Every refund of one payment, by its charge or, when flexbill has no charge id yet, its PaymentIntent."""
+        if charge_id:
+            params = {"charge": charge_id, "limit": 100}
+        elif payment_intent_id:
+            params = {"payment_intent": payment_intent_id, "limit": 100}
+        else:
             # Stripe would answer a list without a charge filter with every refund of the account.
-            raise ValueError("refunds_for_charge needs a Stripe charge id")
+            raise ValueError("refunds_for needs a Stripe charge or PaymentIntent id")
         with _translated_errors():
-            page = self._v1.refunds.list(params={"charge": charge_id, "limit": 100})
+            page = self._v1.refunds.list(params=params)
             return [refund_info(_plain(r)) for r in page.auto_paging_iter()]
 
     def refunds_all(self, *, page_size: int = 100):
         """Every refund of the account, newest first, paging through Stripe's list."""
-        with _translated_errors():
-            page = self._v1.refunds.list(params={"limit": page_size})
-            for refund in page.auto_paging_iter():
-                yield refund_info(_plain(refund))
+        for page in self.refund_pages(page_size=page_size):
+            yield from page
+
+    def refund_pages(self, *, page_size: int = 100):
+        """Every refund of the account, newest first, one list of RefundInfo per page Stripe returns."""
+        params = {"limit": page_size}
+        while True:
+            with _translated_errors():
+                page = _plain(self._v1.refunds.list(params=params))
+            refunds = [refund_info(r) for r in page.get("data") or []]
+            if refunds:
+                yield refunds
+            if not page.get("has_more") or not refunds:
+                return
+            params = {"limit": page_size, "starting_after": refunds[-1].id}
 
     def charge_details(self, charge_id: str) -> ChargeDetails:
         with _translated_errors():

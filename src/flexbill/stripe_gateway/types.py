@@ -61,6 +61,35 @@ class RefundInfo:
 
 
 @dataclass(frozen=True)
+class StripeEvent:
+    """A verified Stripe event: what flexbill reads of it. `object` is data.object as Stripe sent it."""
+
+    id: str
+    type: str
+    object: dict
+    account: str | None = None  # set on events of a connected account (Connect)
+    livemode: bool | None = None
+
+    @property
+    def charge_id(self) -> str | None:
+        """The charge a refund or charge event names: a Charge object's id, or a Refund's `charge`."""
+        if self.object.get("object") == "charge":
+            return _object_id(self.object.get("id"))
+        return _object_id(self.object.get("charge"))
+
+    @property
+    def payment_intent_id(self) -> str | None:
+        return _object_id(self.object.get("payment_intent"))
+
+
+def _object_id(value) -> str | None:
+    """An expandable Stripe field: an id, an object with one, or absent. Anything else names nothing."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value and "\x00" not in value else None
+
+
+@dataclass(frozen=True)
 class ChargeDetails:
     id: str
     payment_intent_id: str | None

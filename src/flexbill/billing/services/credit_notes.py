@@ -8,7 +8,7 @@ from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
 from flexbill.errors import Conflict, InvalidInput, PermissionDenied
 
-from ..models import CreditNote, Invoice, Refund
+from ..models import CreditNote, Invoice, Refund, RefundStatus
 from ..refusals import Refusal
 from .derive import invoice_refresh
 from .invoices import validate_amount
@@ -109,3 +109,12 @@ def _create(*, invoice: Invoice, amount: int, reason: str, actor: Actor, **field
         invoice_id=invoice.pk,
     )
     return note
+
+
+def issue_requested_credit_note(*, refund: Refund, actor: Actor, invoice_id: int) -> None:
+    """The credit note an app refund asked for, once Stripe has accepted the refund; caller holds the locks."""
+    if not refund.credit_note_requested or refund.status in (RefundStatus.FAILED, RefundStatus.CANCELED):
+        return
+    if CreditNote.objects.filter(refund=refund).exists():
+        return
+    credit_note_for_refund(refund=refund, actor=actor)

@@ -63,10 +63,9 @@ def charge_refresh(
 def invoice_refresh(*, invoice: Invoice, actor: Actor, message: str = "") -> Invoice:
     before = invoice_snapshot(invoice)
     charges = list(invoice.charges.all())
-    amount_paid = sum(c.amount for c in charges if c.payment_status == "success")
     outside_refunds = sum(cn.amount for cn in invoice.credit_notes.all() if cn.records_outside_refund)
+    amount_paid, invoice.amount_refunded = rules.invoice_totals(charges, outside_refunds)
     invoice.amount_paid = amount_paid
-    invoice.amount_refunded = sum(c.amount_refunded for c in charges) + outside_refunds
     invoice.status = rules.invoice_status(
         current=invoice.status,
         total=invoice.total,

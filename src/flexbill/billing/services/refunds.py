@@ -22,7 +22,7 @@ from ..models import Charge, Refund, RefundOrigin, RefundReason, RefundStatus
 from ..refusals import RefundRefused, Refusal
 from .derive import charge_refresh
 from .locks import lock_charge
-from .sync import apply_stripe_refund, charge_sync_refunds
+from .sync import charge_sync_refunds
 
 log = logging.getLogger("flexbill.refunds")
 MAX_NOTE = 1000
@@ -190,19 +190,13 @@ def _send(*, refund: Refund, actor: Actor) -> Refund:
 
 
 def _store(*, refund: Refund, info: RefundInfo, actor: Actor, read_at: datetime) -> Refund:
-    """Store Stripe's answer about a refund flexbill sent; `read_at`: when the request that got it was made."""
-    with transaction.atomic():
-        charge = lock_charge(charge_id=refund.charge_id)
-        refunds = list(charge.refunds.all())
-        mine = next((r for r in refunds if r.pk == refund.pk), None)
-        if mine is not None:
-            apply_stripe_refund(refund=mine, info=info, actor=actor, invoice_id=charge.invoice_id, read_at=read_at)
-            charge_refresh(charge=charge, actor=actor, refunds=refunds)
-            return mine
-    # Released meanwhile by another attempt that Stripe answered otherwise: Stripe did refund, so record
-    # the refund as Stripe reports it rather than lose it.
-    charge_sync_refunds(charge=charge, refunds=[info], actor=actor, read_at=read_at)
-    return Refund.objects.get(stripe_refund_id=info.id)
+    """Store Stripe's answer about a refund flexbill sent; `read_at`: when the request that got it was made.
+
+    Stripe's refund carries the refund's reference, so it lands on this refund; if another attempt released the
+    refund meanwhile, Stripe did refund all the same, and the refund is recorded as Stripe reports it.
+    """
+    charge_sync_refunds(charge=refund.charge, refunds=[info], actor=actor, read_at=read_at, complete=False)
+    return Refund.objects.filter(stripe_refund_id=info.id).first() or Refund.objects.get(pk=refund.pk)
 
 
 def _release(*, refund: Refund, actor: Actor, message: str) -> None:

@@ -3,10 +3,13 @@ import threading
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
+
+from flexbill.billing.tasks import enqueue_reconcile_all, inbox_apply_soon
 
 
 class Command(BaseCommand):
-    help = "Run background tasks, and enqueue the periodic reconcile of every organization."
+    help = "Run background tasks: apply the Stripe inbox, and enqueue the periodic reconcile of every organization."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -15,19 +18,35 @@ class Command(BaseCommand):
             default=settings.FLEXBILL_RECONCILE_INTERVAL,
             help="Seconds between reconcile runs (0 turns the periodic reconcile off).",
         )
+        parser.add_argument(
+            "--poll-interval",
+            type=float,
+            default=0.2,
+            help="Seconds the task runner waits before looking for new tasks when it has none.",
+        )
 
-    def handle(self, *args, reconcile_interval, **options):
-        from flexbill.stripe_gateway.tasks import enqueue_reconcile_all
-
+    def handle(self, *args, reconcile_interval, poll_interval, **options):
+        stop = threading.Event()
+        # Deliveries queue the inbox's apply as they arrive; this also picks up events due for another attempt,
+        # and those stored while no worker ran (at start).
+        self._every(stop, settings.FLEXBILL_INBOX_SWEEP_INTERVAL, inbox_apply_soon, "inbox-sweep", at_start=True)
         if reconcile_interval > 0:
-            stop = threading.Event()
+            self._every(stop, reconcile_interval, enqueue_reconcile_all, "reconcile-schedule")
+        call_command("db_worker", interval=poll_interval, verbosity=options.get("verbosity", 1))
 
-            def schedule():
-                while not stop.wait(reconcile_interval):
-                    try:
-                        enqueue_reconcile_all()
-                    except Exception as exc:  # a database hiccup must not end the schedule
-                        self.stderr.write(f"Could not enqueue reconcile: {exc}")
+    def _every(self, stop: threading.Event, seconds: float, enqueue, name: str, *, at_start: bool = False) -> None:
+        def schedule():
+            if at_start:
+                self._safely(enqueue, name)
+            while not stop.wait(seconds):
+                self._safely(enqueue, name)
 
-            threading.Thread(target=schedule, name="reconcile-schedule", daemon=True).start()
-        call_command("db_worker", interval=1, verbosity=options.get("verbosity", 1))
+        threading.Thread(target=schedule, name=name, daemon=True).start()
+
+    def _safely(self, enqueue, name: str) -> None:
+        try:
+            enqueue()
+        except Exception as exc:  # a database hiccup must not end the schedule
+            self.stderr.write(f"{name}: could not enqueue: {exc}")
+        finally:
+            connection.close()

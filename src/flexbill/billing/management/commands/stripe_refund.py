@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from flexbill.accounts.selectors import organization_get
+from flexbill.billing.models import Charge
 from flexbill.errors import FlexbillError
 from flexbill.stripe_gateway.devtools import stripe_refund_directly
 from flexbill.stripe_gateway.types import StripeGatewayError
@@ -15,8 +16,6 @@ class Command(BaseCommand):
         parser.add_argument("--amount", type=int, help="minor units; default: the whole charge")
 
     def handle(self, *args, org, charge, amount, **options):
-        from flexbill.billing.models import Charge
-
         try:
             organization = organization_get(slug=org)
         except FlexbillError as exc:

@@ -1,22 +1,24 @@
 from django.core.management.base import BaseCommand, CommandError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from flexbill.accounts.selectors import organization_get
+from flexbill.billing.services.reconcile import reconcile_organization
 from flexbill.errors import FlexbillError
-from flexbill.stripe_gateway.reconcile import reconcile_organization
 from flexbill.stripe_gateway.types import StripeGatewayError
 
 
 class Command(BaseCommand):
-    help = "Settle refunds that webhooks missed: reads every refund of the organization from Stripe."
+    help = (
+        "Settle refunds that webhooks missed: pages through every refund of the organization in Stripe and applies "
+        "each page as one batch."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="organization slug")
 
     def handle(self, *args, org, **options):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-        from rich.table import Table
-
         try:
             organization = organization_get(slug=org)
         except FlexbillError as exc:
@@ -40,10 +42,11 @@ class Command(BaseCommand):
         table = Table(title=f"Reconcile {org}", show_header=False)
         for label, value in (
             ("Refunds read from Stripe", report.stripe_refunds_seen),
+            ("Pages applied", report.pages),
             ("Charges checked", report.charges_checked),
             ("Refunds recorded (made in Stripe)", report.refunds_created),
             ("Refunds updated", report.refunds_updated),
-            ("Requested refunds settled", report.requested_settled),
+            ("Requested refunds settled or released", report.requested_settled),
             ("Pending payments settled (SEPA/ACH)", report.payments_settled),
             ("Refunds of charges unknown to flexbill", report.unknown_charges),
         ):
