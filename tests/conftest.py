@@ -209,3 +209,19 @@ def make_pending_charge(db):
         )
 
     return make
+
+
+@pytest.fixture
+def stripe_requests(monkeypatch):
+    """Every HTTP request made to Stripe (the local Stripe) from now on, as (method, path?query)."""
+    import stripe
+
+    seen: list[tuple[str, str]] = []
+    original = stripe.RequestsClient.request
+
+    def counting(self, method, url, headers, post_data=None):
+        seen.append((method.upper(), url.split("://", 1)[-1].split("/", 1)[-1]))
+        return original(self, method, url, headers, post_data)
+
+    monkeypatch.setattr(stripe.RequestsClient, "request", counting)
+    return seen

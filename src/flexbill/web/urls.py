@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import charge_views, report_views, views, webhook_views
+from . import charge_views, report_views, sync_views, views, webhook_views
 from .forms import ThrottledAuthenticationForm
 
 app_name = "web"
@@ -31,6 +31,8 @@ urlpatterns = [
     path("reports/refunds/", report_views.refunds_report_page, name="refunds_report"),
     path("reports/refunds.csv", report_views.refunds_csv, name="refunds_csv"),
     path("integrations/webhooks/", webhook_views.webhook_endpoints, name="webhook_endpoints"),
+    path("integrations/stripe-sync/", sync_views.sync_health_page, name="sync_health"),
+    path("integrations/stripe-sync/events/<int:event_id>/retry/", sync_views.sync_event_retry, name="sync_event_retry"),
     path(
         "integrations/webhooks/<int:endpoint_id>/",
         webhook_views.webhook_endpoint_detail,
