@@ -1,7 +1,7 @@
 """Fixtures of the reliability tests: the real HTTP server on the test database."""
 
 import pytest
-from reliability_server import Server, start_server
+from reliability_server import Server, Worker, start_server, start_worker
 
 
 @pytest.fixture
@@ -17,3 +17,18 @@ def http_server(transactional_db, tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def worker_process(transactional_db, tmp_path):
+    """worker_process(env=) -> a running `flexbill worker`; stopped after the test."""
+    workers: list[Worker] = []
+
+    def start(**kwargs) -> Worker:
+        worker = start_worker(tmp_path / f"worker-{len(workers)}.log", **kwargs)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

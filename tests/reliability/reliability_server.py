@@ -4,6 +4,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -83,6 +84,41 @@ def start_server(log_path: Path, *, workers: int = 3, threads: int = 2, env: dic
             time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"gunicorn did not start:\n{server.log()}")
+
+
+@dataclass
+class Worker:
+    """`flexbill worker` as shipped (the database task backend), on the test database."""
+
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        Server.stop(self)  # same signals, same patience
+
+
+def start_worker(log_path: Path, *, env: dict | None = None) -> Worker:
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "FLEXBILL_STRIPE_API_BASE": settings.FLEXBILL_STRIPE_API_BASE,
+        "FLEXBILL_SECRET_KEY": SERVER_SECRET_KEY,
+        "FLEXBILL_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    environment.pop("FLEXBILL_TASKS_BACKEND", None)
+    log = log_path.open("wb")
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [sys.executable, "-m", "flexbill.cli", "worker", "--reconcile-interval", "0"],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return Worker(process=process, log_path=log_path)
 
 
 def bearer(token: str) -> dict:

@@ -1,10 +1,12 @@
-"""Webhook chaos through the real server: a few hundred refund events for many charges, duplicated, shuffled and
-delivered concurrently, with bad deliveries mixed in. Every bad delivery is a 400 and changes nothing, no delivery
-is a 500, and every charge ends with exactly the refunds Stripe has (DESIGN.md rule 9, webhook endpoint).
+"""Webhook chaos through the real server and the real worker: a few hundred refund events for many charges,
+duplicated, shuffled and delivered concurrently, with bad deliveries mixed in, while `flexbill worker` applies the
+inbox. Every bad delivery is a 400 and changes nothing, no delivery is a 500, every event is stored once and applied
+once, no refund is recorded twice, and every charge ends with exactly the refunds Stripe has (rule 9).
 
 Run with `pytest -s` to see the figures (RELIABILITY.md quotes them)."""
 
 import random
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +14,8 @@ import pytest
 import requests
 from reliability_server import Server
 
-from flexbill.billing.models import Charge, WebhookEvent
+from flexbill.audit.models import AuditEvent
+from flexbill.billing.models import Charge, Refund, WebhookEvent
 from flexbill.stripe_gateway.client import gateway_for
 from flexbill.stripe_gateway.devtools import stripe_refund_directly
 from stripe_events import BAD_DELIVERIES, charge_event, deliver, deliver_bad, refund_event
@@ -38,7 +41,7 @@ class HttpClient:
 
 
 def test_duplicated_shuffled_concurrent_and_bad_webhooks_leave_every_charge_as_stripe_has_it(
-    http_server, org, make_paid_charge
+    http_server, worker_process, org, make_paid_charge
 ):
     rng = random.Random(SEED)
     charges = [make_paid_charge(org, amount=rng.choice([3000, 5000, 9000])) for _ in range(CHARGES)]
@@ -57,6 +60,7 @@ def test_duplicated_shuffled_concurrent_and_bad_webhooks_leave_every_charge_as_s
     rng.shuffle(deliveries)
 
     server = http_server(workers=3, threads=2)
+    worker = worker_process()
     client = HttpClient(server)
 
     def send(item):
@@ -66,6 +70,12 @@ def test_duplicated_shuffled_concurrent_and_bad_webhooks_leave_every_charge_as_s
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         answers = list(pool.map(send, deliveries))
+
+    inbox = WebhookEvent.objects.filter(verified=True)
+    deadline = time.monotonic() + 120
+    while inbox.filter(processed_at__isnull=True).exists():
+        assert time.monotonic() < deadline, f"the worker did not apply the inbox:\n{worker.log()}"
+        time.sleep(0.25)
 
     by_status = Counter(status for _, status in answers)
     good = [status for kind, status in answers if kind == "good"]
@@ -88,6 +98,8 @@ def test_duplicated_shuffled_concurrent_and_bad_webhooks_leave_every_charge_as_s
         "charges_checked": len(charges),
         "stripe_refunds": sum(1 for e in events if e["type"] != "charge.refunded"),
         "mismatches": len(mismatches),
+        "stored_once": inbox.count(),
+        "applied": inbox.filter(outcome__startswith="Charge").count(),
     }
     print("\nwebhook chaos:", " ".join(f"{k}={v}" for k, v in figures.items()))
 
@@ -95,6 +107,12 @@ def test_duplicated_shuffled_concurrent_and_bad_webhooks_leave_every_charge_as_s
     assert all(status == 400 for status in bad), Counter(bad)
     assert all(status == 200 for status in good), Counter(good)
     assert mismatches == []
+    # Each event stored once and applied once; each Stripe refund recorded once, and audited once.
+    assert inbox.count() == len(events)
+    assert {e.state for e in inbox} == {"applied"}
+    stripe_ids = list(Refund.objects.filter(charge__in=charges).values_list("stripe_refund_id", flat=True))
+    assert len(stripe_ids) == len(set(stripe_ids)) == figures["stripe_refunds"]
+    assert AuditEvent.objects.filter(action="refund.synced").count() == figures["stripe_refunds"]
     # Bad deliveries are stored for inspection but never verified nor processed.
     assert WebhookEvent.objects.filter(verified=False, processed_at__isnull=False).count() == 0
     assert WebhookEvent.objects.filter(verified=False).count() == len(bad)
