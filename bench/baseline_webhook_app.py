@@ -1,27 +1,71 @@
-"""Bare WSGI baseline for bench.webhooks: verify the Stripe signature and write the same rows with plain SQL.
+"""Bare WSGI baseline for the webhook benchmarks: verify the Stripe signature and write the rows with plain SQL.
 
-One transaction per delivery: the webhook event row and an upsert of the refund, nothing else (no Django, no
-call to Stripe, no derived amounts, no audit). One persistent connection per worker process.
-Run: gunicorn bench.baseline_webhook_app:application (DATABASE_URL in the environment).
+One transaction per delivery: the webhook event row and, for a Refund object, an upsert of the refund; nothing
+else (no Django, no call to Stripe, no derived amounts, no audit). One connection per server thread, kept.
+SQLite (the same options as flexbill: WAL, IMMEDIATE transactions, 30 s busy timeout) or PostgreSQL, from
+DATABASE_URL. Run: gunicorn bench.baseline_webhook_app:application.
 """
 
 import hashlib
 import hmac
 import json
 import os
+import sqlite3
+import threading
 import time
+import uuid
+from datetime import UTC, datetime
 
 import psycopg
 
 TOLERANCE = 300
-_conn = None
+_local = threading.local()
+URL = os.environ["DATABASE_URL"]
+SQLITE = URL.startswith("sqlite")
+
+WEBHOOK_INSERT = (
+    "INSERT INTO billing_webhookevent (organization_id, org_slug, event_id, event_type, headers, body, "
+    "received_at, verified, processed_at, outcome, last_error, attempts, body_size, body_sha256) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, true, {p}, 'Refund recorded.', '', 0, {p}, {p})"
+)
+REFUND_UPSERT = (
+    "INSERT INTO billing_refund (organization_id, charge_id, reference, amount, currency, reason, note, "
+    "status, failure_reason, origin, stripe_refund_id, request_fingerprint, credit_note_requested, created_at, "
+    "updated_at) "
+    "SELECT {p}, c.id, {p}, {p}, {p}, 'other', 'Refunded in Stripe', {p}, '', 'stripe', {p}, '', "
+    "false, {p}, {p} FROM billing_charge c WHERE c.organization_id = {p} AND c.stripe_charge_id = {p} "
+    "ON CONFLICT (stripe_refund_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at"
+)
+P = "?" if SQLITE else "%s"
 
 
-def _db():
-    global _conn
-    if _conn is None or _conn.closed:
-        _conn = psycopg.connect(os.environ["DATABASE_URL"])
-    return _conn
+class _Db:
+    def __init__(self):
+        if SQLITE:
+            self.conn = sqlite3.connect(URL.split("sqlite:///", 1)[1], timeout=30, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+        else:
+            self.conn = psycopg.connect(URL, autocommit=True)
+
+    def run(self, work):
+        if SQLITE:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self.conn)
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+            return result
+        with self.conn.transaction():
+            return work(self.conn)
+
+
+def _db() -> _Db:
+    if getattr(_local, "db", None) is None:
+        _local.db = _Db()
+    return _local.db
 
 
 def _verified(body: bytes, header: str, secret: str) -> bool:
@@ -46,20 +90,20 @@ def application(environ, start_response):
     slug = path.rstrip("/").rsplit("/", 1)[-1]
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     signature = environ.get("HTTP_STRIPE_SIGNATURE", "")
-    conn = _db()
-    with conn.transaction():
+
+    def work(conn):
         row = conn.execute(
-            "SELECT id, stripe_webhook_secret FROM accounts_organization WHERE slug = %s", [slug]
+            f"SELECT id, stripe_webhook_secret FROM accounts_organization WHERE slug = {P}", [slug]
         ).fetchone()
         if row is None or not _verified(body, signature, row[1]):
-            return _answer(start_response, "400 Bad Request", "Invalid or expired Stripe-Signature.")
-        org_id = row[0]
+            return False
+        org_id, now = row[0], datetime.now(UTC)
+        if SQLITE:  # as Django stores datetimes in SQLite: naive UTC text
+            now = now.strftime("%Y-%m-%d %H:%M:%S.%f")
         event = json.loads(body)
-        refund = event["data"]["object"]
+        obj = event["data"]["object"]
         conn.execute(
-            "INSERT INTO billing_webhookevent (organization_id, org_slug, event_id, event_type, headers, body, "
-            "received_at, verified, processed_at, outcome, last_error, attempts, body_size, body_sha256) "
-            "VALUES (%s, %s, %s, %s, %s, %s, now(), true, now(), 'Refund recorded.', '', 0, %s, %s)",
+            WEBHOOK_INSERT.format(p=P),
             [
                 org_id,
                 slug,
@@ -67,17 +111,21 @@ def application(environ, start_response):
                 event["type"],
                 json.dumps({"Stripe-Signature": signature}),
                 body.decode(),
+                now,
+                now,
                 len(body),
                 hashlib.sha256(body).hexdigest(),
             ],
         )
-        conn.execute(
-            "INSERT INTO billing_refund (organization_id, charge_id, reference, amount, currency, reason, note, "
-            "status, failure_reason, origin, stripe_refund_id, request_fingerprint, credit_note_requested, created_at, "
-            "updated_at) "
-            "SELECT %s, c.id, gen_random_uuid(), %s, %s, 'other', 'Refunded in Stripe', %s, '', 'stripe', %s, '', "
-            "false, now(), now() FROM billing_charge c WHERE c.organization_id = %s AND c.stripe_charge_id = %s "
-            "ON CONFLICT (stripe_refund_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()",
-            [org_id, refund["amount"], refund["currency"], refund["status"], refund["id"], org_id, refund["charge"]],
-        )
+        if obj.get("object") == "refund":
+            reference = uuid.uuid4().hex if SQLITE else str(uuid.uuid4())
+            conn.execute(
+                REFUND_UPSERT.format(p=P),
+                [org_id, reference, obj["amount"], obj["currency"], obj["status"], obj["id"], now, now, org_id]
+                + [obj["charge"]],
+            )
+        return True
+
+    if not _db().run(work):
+        return _answer(start_response, "400 Bad Request", "Invalid or expired Stripe-Signature.")
     return _answer(start_response, "200 OK", "Refund recorded.")

@@ -206,7 +206,10 @@ FLEXBILL_INBOX_BATCH_SIZE = int(os.environ.get("FLEXBILL_INBOX_BATCH_SIZE", "200
 FLEXBILL_INBOX_LEASE_SECONDS = int(os.environ.get("FLEXBILL_INBOX_LEASE_SECONDS", "120"))
 FLEXBILL_INBOX_MAX_ATTEMPTS = int(os.environ.get("FLEXBILL_INBOX_MAX_ATTEMPTS", "12"))
 FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS = int(os.environ.get("FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS", "3"))
-FLEXBILL_INBOX_SWEEP_INTERVAL = float(os.environ.get("FLEXBILL_INBOX_SWEEP_INTERVAL", "5"))
+FLEXBILL_INBOX_SWEEP_INTERVAL = float(os.environ.get("FLEXBILL_INBOX_SWEEP_INTERVAL", "1"))
+FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS = float(os.environ.get("FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS", "0.25"))
+# The webhook endpoint keeps each organization's signing secret in the process this long.
+FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS = float(os.environ.get("FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS", "5"))
 FLEXBILL_INBOX_STRIPE_READERS = int(os.environ.get("FLEXBILL_INBOX_STRIPE_READERS", "4"))
 # Outgoing webhooks go to https:// endpoints; plain http only where allowed (the demo's local receiver, tests).
 FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = _env_flag("FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP", False)

@@ -1,15 +1,17 @@
 """Background work (django-tasks): applying the Stripe inbox, and the periodic reconcile of each organization."""
 
 import logging
+import time
 
-from django_tasks import default_task_backend, task
+from django.conf import settings
+from django.utils import timezone
+from django_tasks import task
 from django_tasks_db.backend import DatabaseBackend
-from django_tasks_db.models import DBTaskResult
 
 from flexbill.accounts.models import Organization
 
 from .services.inbox import rejected_deliveries_prune
-from .services.inbox_apply import inbox_apply_pending
+from .services.inbox_apply import inbox_apply_pending, ready_events
 from .services.reconcile import reconcile_organization
 
 log = logging.getLogger("flexbill.reconcile")
@@ -23,14 +25,30 @@ def apply_inbox_task() -> dict:
     return {"applied": report.applied, "ignored": report.ignored, "retrying": report.retrying}
 
 
+_last_queued = [float("-inf")]
+
+
 def inbox_apply_soon() -> None:
-    """Queue the inbox's apply, unless one is already queued and not started: that one will see every event
-    stored before now, so a burst of deliveries queues a handful of applies, not one each."""
-    if isinstance(default_task_backend, DatabaseBackend):
-        queued = DBTaskResult.objects.ready().filter(task_path=apply_inbox_task.module_path)
-        if queued.exists():
+    """Queue the inbox's apply after a delivery is stored.
+
+    With the database backend a process queues at most one apply per FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS: during
+    a burst every delivery would otherwise queue an apply of its own, while one apply takes every event stored
+    before it starts. An event stored just after an apply began is taken by the next one queued, or by the
+    worker's sweep (inbox_sweep) at the latest.
+    """
+    if isinstance(apply_inbox_task.get_backend(), DatabaseBackend):
+        now = time.monotonic()
+        if now - _last_queued[0] < settings.FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS:
             return
+        _last_queued[0] = now
     apply_inbox_task.enqueue()
+
+
+def inbox_sweep() -> None:
+    """The worker's periodic look: queue an apply when events are due (a retry's time has come, or an event
+    stored just after an apply began), and only then."""
+    if ready_events(timezone.now()).exists():
+        apply_inbox_task.enqueue()
 
 
 @task()

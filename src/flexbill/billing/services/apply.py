@@ -20,6 +20,7 @@ from flexbill.stripe_gateway.types import RefundInfo
 
 from .. import rules
 from ..models import Charge, CreditNote, Invoice, Refund, RefundOrigin, RefundReason, RefundStatus
+from .bulk import rows_update
 from .credit_notes import issue_requested_credit_note
 from .derive import charge_snapshot, invoice_snapshot
 
@@ -301,8 +302,8 @@ def _release(refund, charge, actor, plan: _Writes) -> None:
 
 def _write(writes: _Writes, charges: dict[int, Charge], actor: Actor) -> None:
     Refund.objects.bulk_create(writes.new_refunds, batch_size=500)
-    Refund.objects.bulk_update(list(writes.changed_refunds.values()), REFUND_FIELDS, batch_size=500)
-    Charge.objects.bulk_update(writes.charges, ["amount_refunded", "amount_reserved", "status", "updated_at"], 500)
+    rows_update(Refund, list(writes.changed_refunds.values()), REFUND_FIELDS)
+    rows_update(Charge, writes.charges, ["amount_refunded", "amount_reserved", "status", "updated_at"])
     audits = [a() if callable(a) else a for a in writes.audits]
     audits += _refresh_invoices(writes.invoice_ids, charges, actor)
     audit_record_many(audits)
@@ -351,7 +352,7 @@ def _refresh_invoices(invoice_ids: set[int], locked: dict[int, Charge], actor: A
                     invoice_id=invoice.pk,
                 )
             )
-    Invoice.objects.bulk_update(changed, ["amount_paid", "amount_refunded", "status", "updated_at"], batch_size=500)
+    rows_update(Invoice, changed, ["amount_paid", "amount_refunded", "status", "updated_at"])
     return audits
 
 

@@ -28,6 +28,7 @@ from flexbill.stripe_gateway.types import RefundInfo, StripeEvent, StripeGateway
 from .. import rules
 from ..models import Charge, Refund, WebhookEvent
 from .apply import ChargeRefunds, charges_apply_stripe_refunds, refunds_in_sync
+from .bulk import rows_update
 
 log = logging.getLogger("flexbill.inbox")
 EVENT_FIELDS = ["processed_at", "outcome", "last_error", "attempts", "next_attempt_at", "claimed_until"]
@@ -278,7 +279,7 @@ def _unknown_charge(event: WebhookEvent, parsed: StripeEvent, now: datetime, rep
 
 
 def _save(events: list[WebhookEvent]) -> None:
-    WebhookEvent.objects.bulk_update(events, EVENT_FIELDS, batch_size=500)
+    rows_update(WebhookEvent, events, EVENT_FIELDS)
 
 
 def inbox_event_retry(*, event: WebhookEvent, actor: Actor, on_retry: Callable[[], None] | None = None) -> WebhookEvent:

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from flexbill.billing.tasks import enqueue_reconcile_all, inbox_apply_soon
+from flexbill.billing.tasks import enqueue_reconcile_all, inbox_sweep
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         # Deliveries queue the inbox's apply as they arrive; this also picks up events due for another attempt,
         # and those stored while no worker ran (at start).
-        self._every(stop, settings.FLEXBILL_INBOX_SWEEP_INTERVAL, inbox_apply_soon, "inbox-sweep", at_start=True)
+        self._every(stop, settings.FLEXBILL_INBOX_SWEEP_INTERVAL, inbox_sweep, "inbox-sweep", at_start=True)
         if reconcile_interval > 0:
             self._every(stop, reconcile_interval, enqueue_reconcile_all, "reconcile-schedule")
         call_command("db_worker", interval=poll_interval, verbosity=options.get("verbosity", 1))
