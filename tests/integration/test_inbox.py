@@ -266,23 +266,27 @@ def test_an_event_for_a_charge_not_yet_known_is_applied_once_flexbill_knows_it(o
 
 
 def test_refunds_first_seen_in_stripe_are_emailed_and_announced_once(
-    org, paid_charge, mailoutbox, django_capture_on_commit_callbacks, settings
+    org, make_paid_charge, mailoutbox, django_capture_on_commit_callbacks, settings
 ):
+    # The batch inserts refunds and audit events in bulk (no post_save): e-mails and outgoing webhooks still go out.
     settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = True
     webhook_endpoint_create(organization=org, url="http://127.0.0.1:9/hook", event_types=["refund.succeeded"])
-    refund_id = stripe_refund_directly(org, charge_id=paid_charge.stripe_charge_id, amount=2000)
+    charges = [make_paid_charge(org, amount=5000) for _ in range(2)]
+    refund_ids = [stripe_refund_directly(org, charge_id=c.stripe_charge_id, amount=2000) for c in charges]
     client = Client()
 
     for event_type in ("refund.created", "refund.updated"):
-        deliver(client, org, refund_event(org, refund_id, event_type))
+        for refund_id in refund_ids:
+            deliver(client, org, refund_event(org, refund_id, event_type))
         with django_capture_on_commit_callbacks(execute=True):
             inbox_apply_pending()
 
-    refund = Refund.objects.get()
-    assert [m.to for m in mailoutbox] == [[paid_charge.invoice.customer.email]]
-    assert RefundNotification.objects.filter(refund=refund).count() == 1
+    refunds = list(Refund.objects.order_by("pk"))
+    assert len(refunds) == 2
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(c.invoice.customer.email for c in charges)
+    assert RefundNotification.objects.count() == 2
     deliveries = WebhookDelivery.objects.filter(event_type="refund.succeeded")
-    assert [d.payload["data"]["id"] for d in deliveries] == [str(refund.pk)]
+    assert sorted(d.payload["data"]["id"] for d in deliveries) == sorted(str(r.pk) for r in refunds)
 
 
 def test_stripes_refunds_of_a_charge_match_after_a_batch_of_many_charges(org, make_paid_charge):

@@ -1,6 +1,8 @@
 from dataclasses import dataclass
 
-from django.db.models.signals import post_save
+from django.dispatch import Signal
+
+from flexbill.bulk_sql import rows_insert
 
 from .models import ActorType, AuditEvent
 
@@ -49,21 +51,19 @@ def audit_event(
     )
 
 
-def audit_record_many(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Insert many audit events in one statement.
+# Sent with every list of audit events inserted together. bulk_create sends no post_save, which is what e-mails
+# and outgoing webhooks listen to for one event (notifications/apps.py, outgoing/apps.py): they listen to this too,
+# so a change written in bulk is announced exactly once, like any other.
+audit_events_recorded = Signal()
 
-    bulk_create sends no post_save, and e-mails and outgoing webhooks hang off post_save of AuditEvent: send it
-    here for each inserted row, exactly as save() would, so a change written in bulk is announced once like any
-    other.
-    """
+
+def audit_record_many(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Insert many audit events in one statement, then announce them (audit_events_recorded)."""
     if not events:
         return []
-    created = AuditEvent.objects.bulk_create(events)
-    for event in created:
-        post_save.send(
-            sender=AuditEvent, instance=event, created=True, update_fields=None, raw=False, using=AuditEvent.objects.db
-        )
-    return created
+    rows_insert(AuditEvent, events)
+    audit_events_recorded.send(sender=AuditEvent, events=events)
+    return events
 
 
 def audit_record(

@@ -23,18 +23,41 @@ KIND_FOR_STATUS = {"succeeded": Kind.CUSTOMER_REFUND_SUCCEEDED, "failed": Kind.A
 def on_audit_event(sender, instance, created, **kwargs) -> None:
     """Every refund status change is audited; the ones that reach succeeded or failed are emailed about,
     after the transaction that made them commits."""
-    if not created or instance.object_type != "refund" or not instance.action.startswith("refund."):
-        return
-    kind = KIND_FOR_STATUS.get((instance.after or {}).get("status"))
-    if kind is None:
-        return
-    refund_id = int(instance.object_id)
-    transaction.on_commit(lambda: send_refund_notification.enqueue(refund_id, kind))
+    notification = _notification_for(instance) if created else None
+    if notification is not None:
+        transaction.on_commit(lambda: send_refund_notification.enqueue(*notification))
+
+
+def on_audit_events(sender, events, **kwargs) -> None:
+    """The same for audit events inserted together: one task for all their e-mails."""
+    notifications = [n for n in map(_notification_for, events) if n is not None]
+    if notifications:
+        transaction.on_commit(lambda: send_refund_notifications.enqueue(notifications))
+
+
+def _notification_for(event) -> tuple[int, str] | None:
+    if event.object_type != "refund" or not event.action.startswith("refund."):
+        return None
+    kind = KIND_FOR_STATUS.get((event.after or {}).get("status"))
+    return None if kind is None else (int(event.object_id), kind)
 
 
 @task()
 def send_refund_notification(refund_id: int, kind: str) -> str:
     return refund_notify(refund_id=refund_id, kind=kind)
+
+
+@task()
+def send_refund_notifications(notifications: list) -> dict:
+    """Each e-mail on its own: one that cannot be sent does not keep the others from going out."""
+    outcomes = {}
+    for refund_id, kind in notifications:
+        try:
+            outcomes[f"{refund_id}:{kind}"] = refund_notify(refund_id=refund_id, kind=kind)
+        except Exception:
+            log.exception("Refund notification %s for refund %s failed", kind, refund_id)
+            outcomes[f"{refund_id}:{kind}"] = "failed"
+    return outcomes
 
 
 def refund_notify(*, refund_id: int, kind: str) -> str:

@@ -58,6 +58,12 @@ def on_audit_event(sender, instance, created, **kwargs) -> None:
         events_for_audit(instance)
 
 
+def on_audit_events(sender, events, **kwargs) -> None:
+    """The same for audit events inserted together."""
+    for event in events:
+        events_for_audit(event)
+
+
 def event_types_for(event) -> list[str]:
     """A refund first seen in Stripe is both created and, usually, already succeeded or failed."""
     event_type = EVENT_FOR_AUDIT_ACTION.get(event.action)

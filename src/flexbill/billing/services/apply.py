@@ -15,18 +15,19 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from flexbill.audit.services import STRIPE, Actor, audit_event, audit_record_many
+from flexbill.bulk_sql import rows_update
 from flexbill.stripe_gateway.client import REFUND_REFERENCE_KEY
 from flexbill.stripe_gateway.types import RefundInfo
 
 from .. import rules
 from ..models import Charge, CreditNote, Invoice, Refund, RefundOrigin, RefundReason, RefundStatus
-from .bulk import rows_update
 from .credit_notes import issue_requested_credit_note
 from .derive import charge_snapshot, invoice_snapshot
 
 RELEASED_REASON = (
     "Stripe reports refunds that leave no room for this one: it cannot reach Stripe any more. Released; no money moved."
 )
+REASONS, STATUSES = frozenset(RefundReason.values), frozenset(RefundStatus.values)
 REFUND_FIELDS = ["stripe_refund_id", "status", "failure_reason", "stripe_synced_at", "updated_at"]
 
 
@@ -210,8 +211,8 @@ def _new_refund(charge: Charge, info: RefundInfo, read_at: datetime) -> Refund:
         charge=charge,
         amount=info.amount,
         currency=info.currency,
-        reason=reason if reason in RefundReason.values else RefundReason.OTHER,
-        status=info.status if info.status in RefundStatus.values else RefundStatus.PENDING,
+        reason=reason if reason in REASONS else RefundReason.OTHER,
+        status=info.status if info.status in STATUSES else RefundStatus.PENDING,
         failure_reason=(info.failure_reason or "")[:500],
         origin=RefundOrigin.STRIPE,
         stripe_refund_id=info.id,
@@ -256,7 +257,7 @@ def _take_stripe_state(refund, info, read_at, charge, actor, plan: _Writes) -> b
     before = _state(refund)
     refund.stripe_synced_at = read_at
     refund.stripe_refund_id = info.id
-    refund.status = info.status if info.status in RefundStatus.values else RefundStatus.PENDING
+    refund.status = info.status if info.status in STATUSES else RefundStatus.PENDING
     refund.failure_reason = (info.failure_reason or "")[:500]
     plan.changed_refunds[refund.pk] = refund
     after = _state(refund)

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from flexbill.audit.services import STRIPE, Actor, audit_record
+from flexbill.bulk_sql import rows_update
 from flexbill.errors import Conflict
 from flexbill.faults import fault_point
 from flexbill.stripe_gateway.client import gateway_for, key_livemode
@@ -28,7 +29,6 @@ from flexbill.stripe_gateway.types import RefundInfo, StripeEvent, StripeGateway
 from .. import rules
 from ..models import Charge, Refund, WebhookEvent
 from .apply import ChargeRefunds, charges_apply_stripe_refunds, refunds_in_sync
-from .bulk import rows_update
 
 log = logging.getLogger("flexbill.inbox")
 EVENT_FIELDS = ["processed_at", "outcome", "last_error", "attempts", "next_attempt_at", "claimed_until"]

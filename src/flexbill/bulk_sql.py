@@ -1,5 +1,9 @@
-"""One UPDATE for many rows that each get their own values: UPDATE … FROM (VALUES …), on PostgreSQL and SQLite
-(3.33 or newer). Django's bulk_update builds a CASE per field and row, which costs more to build than to run."""
+"""Set-based writes that Django's ORM spends more time building than the database spends running.
+
+rows_update: one UPDATE for many rows that each get their own values, UPDATE … FROM (VALUES …), on PostgreSQL
+and SQLite (3.33 or newer); bulk_update builds a CASE per field and row instead. rows_insert: one multi-row
+INSERT when the new rows' ids are not needed back.
+"""
 
 from django.db import connections, router
 
@@ -27,4 +31,22 @@ def rows_update(model, objs: list, fields: list[str], *, batch_size: int = 500) 
                 params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
             values = ", ".join([row] * len(chunk))
             sql = f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v WHERE {table}.{pk} = v.column1"  # noqa: S608 - names from the model, values as parameters
+            cursor.execute(sql, params)
+
+
+def rows_insert(model, objs: list, *, batch_size: int = 500) -> None:
+    """Insert the objects (their ids are not read back), filling auto_now_add fields as save() would."""
+    if not objs:
+        return
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    columns = [f for f in model._meta.concrete_fields if not f.primary_key]
+    names = ", ".join(quote(f.column) for f in columns)
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch_size):
+            chunk = objs[start : start + batch_size]
+            params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in chunk for f in columns]
+            values = ", ".join([row] * len(chunk))
+            sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES {values}"  # noqa: S608 - names from the model, values as parameters
             cursor.execute(sql, params)
