@@ -148,6 +148,10 @@ def _run_flexbill(args, peer: Path, tools_py: str, tmp: Path, db_url: str, proce
         )
     )
     time.sleep(2)  # the worker's first look at an empty inbox
+    server, worker, stripe_process = processes[-2], processes[-1], processes[0]
+    cpu_before = {
+        name: _cpu_seconds(p.pid) for name, p in (("serve", server), ("worker", worker), ("stripe", stripe_process))
+    }
     start = time.time()
     loadgen = subprocess.Popen(
         [tools_py, peer / "loadgen.py", "--events", str(events_file), "--url", url, "--secret", webhook_secret]
@@ -155,6 +159,10 @@ def _run_flexbill(args, peer: Path, tools_py: str, tmp: Path, db_url: str, proce
         stdout=subprocess.DEVNULL,
     )
     done_at = _wait_all_recorded(org, manifest, timeout=900)
+    results["cpu"] = {
+        name: _cpu_seconds(p.pid) - cpu_before[name]
+        for name, p in (("serve", server), ("worker", worker), ("stripe", stripe_process))
+    }
     loadgen.wait(timeout=600)
     results["flexbill"] = json.loads((tmp / "flexbill.json").read_text())
     results["e2e_seconds"] = done_at - start
@@ -243,6 +251,22 @@ def _wait_all_recorded(org, manifest: dict, *, timeout: float) -> float:
         connection.close()
         time.sleep(0.05)
     raise RuntimeError("flexbill did not record every refund in time")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (gunicorn's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def _receipt_to_applied(org) -> dict:
@@ -343,6 +367,11 @@ def _report(args, r: dict, djstripe: dict | None) -> None:
         f"charges), {args.concurrency} clients, db={r['db']}",
         ["", "ok", "events/s", "p50 ms", "p95 ms"],
         rows,
+    )
+    cpu = r["cpu"]
+    say(
+        f"CPU from the first POST until all applied ({r['e2e_seconds']:.1f} s wall, {os.cpu_count()} cores): "
+        f"flexbill serve {cpu['serve']:.1f} s, flexbill worker {cpu['worker']:.1f} s, localstripe {cpu['stripe']:.1f} s"
     )
     applied = r["applied"]
     say(
