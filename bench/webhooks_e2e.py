@@ -294,7 +294,9 @@ def _serve(port: int, env: dict, wsgi: str | None) -> subprocess.Popen:
         argv[argv.index("flexbill.wsgi:application")] = wsgi
         argv += ["--access-logfile", "/dev/null"]
     process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-    _wait_http(f"http://127.0.0.1:{port}/webhooks/stripe/warmup/", 60)
+    # As the peer's run.sh does for dj-stripe: a few GETs, so that each gunicorn worker has loaded the app.
+    for _ in range(8):
+        _wait_http(f"http://127.0.0.1:{port}/webhooks/stripe/warmup/", 60)
     return process
 
 
