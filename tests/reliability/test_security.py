@@ -103,16 +103,32 @@ def test_pages_and_api_answers_carry_the_security_headers(owner_client, api_clie
         assert response["X-Content-Type-Options"] == "nosniff"
 
 
-def test_hsts_is_sent_over_https_when_flexbill_is_served_securely(settings, api_client, owner):
-    settings.SECURE_HSTS_SECONDS = 31536000
-    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    response = api_client(owner).get("/api/v1/invoices", secure=True)
-    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
-    assert "Strict-Transport-Security" not in api_client(owner).get("/api/v1/invoices")  # never over plain http
+HEADERS_UNDER_PRODUCTION_SETTINGS = """
+from django.test import Client
+client = Client()
+for secure in (True, False):
+    response = client.get("/login/", secure=secure)
+    print(secure, response.status_code, response.headers.get("Strict-Transport-Security", "-"))
+"""
 
 
 @pytest.mark.nostripe
-def test_deploy_checklist_is_clean_for_production_settings(tmp_path):
+def test_hsts_is_sent_over_https_when_flexbill_is_served_securely(tmp_path):
+    """Run with the production settings themselves (FLEXBILL_SECURE=1), not with settings a test switched on."""
+    result = subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).with_name("flexbill")), "shell", "-c", HEADERS_UNDER_PRODUCTION_SETTINGS],
+        env={**_production_env(tmp_path), "FLEXBILL_ALLOWED_HOSTS": "testserver"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    over_https, over_http = result.stdout.strip().splitlines()[-2:]
+    assert over_https.startswith("True 200 max-age=31536000"), result.stdout
+    assert over_http.startswith("False 301 -"), result.stdout  # plain http is redirected to https, without HSTS
+
+
+def _production_env(tmp_path) -> dict:
     env = {
         **os.environ,
         "FLEXBILL_SECURE": "1",
@@ -123,6 +139,12 @@ def test_deploy_checklist_is_clean_for_production_settings(tmp_path):
     }
     for leaked in ("FLEXBILL_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"):  # the browser tests set the latter in-process
         env.pop(leaked, None)
+    return env
+
+
+@pytest.mark.nostripe
+def test_deploy_checklist_is_clean_for_production_settings(tmp_path):
+    env = _production_env(tmp_path)
     result = subprocess.run(  # noqa: S603
         [str(Path(sys.executable).with_name("flexbill")), "check", "--deploy", "--fail-level", "WARNING"],
         env=env,
