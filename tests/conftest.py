@@ -163,11 +163,22 @@ def paid_charge(org, make_paid_charge):
 
 
 @pytest.fixture
-def refunds_of_every_origin(org, owner, make_paid_charge):
+def refunds_of_every_origin(org, owner, make_paid_charge, make_org, make_member):
     """Succeeded refunds from flexbill (2500 duplicate, 1000 requested by customer) and from Stripe (3000),
-    and a 700 credit note recording money returned by bank transfer."""
+    and a 700 credit note recording money returned by bank transfer. Another organization has refunds of every
+    origin too, which no figure of `org` may count."""
     from flexbill.stripe_gateway.devtools import stripe_refund_directly
     from flexbill.stripe_gateway.reconcile import reconcile_organization
+
+    other = make_org()
+    their_owner = make_member(other, "owner")
+    theirs = make_paid_charge(other, amount=9000)
+    services.refund_create(membership=their_owner, charge=theirs, amount=400, reason="duplicate")
+    stripe_refund_directly(other, charge_id=theirs.stripe_charge_id, amount=800)
+    reconcile_organization(other)
+    services.credit_note_create(
+        membership=their_owner, invoice=theirs.invoice, amount=300, reason="Theirs", refund_method="cash"
+    )
 
     first = make_paid_charge(org, amount=10000)
     second = make_paid_charge(org, amount=8000)

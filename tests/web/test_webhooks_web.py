@@ -9,6 +9,7 @@ from flexbill.outgoing.services import webhook_endpoint_create
 pytestmark = pytest.mark.django_db
 
 URL = "https://hooks.example.com/flexbill"
+THEIR_URL = "https://hooks.example.org/another-organization"
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_resend_needs_post_and_a_csrf_token(org, owner, delivery, no_sending):
 
 def test_another_organizations_endpoint_and_delivery_are_not_found(owner_client, make_org, delivery, no_sending):
     other_org = make_org()
-    theirs = webhook_endpoint_create(organization=other_org, url=URL)
+    theirs = webhook_endpoint_create(organization=other_org, url=THEIR_URL)
     their_delivery = WebhookDelivery.objects.create(endpoint=theirs, event_type="refund.created", payload={})
     assert owner_client.get(f"/integrations/webhooks/{theirs.pk}/").status_code == 404
     theirs_resend = f"/integrations/webhooks/{theirs.pk}/deliveries/{their_delivery.pk}/resend/"
@@ -122,5 +123,5 @@ def test_another_organizations_endpoint_and_delivery_are_not_found(owner_client,
     mine = delivery.endpoint_id
     assert owner_client.post(f"/integrations/webhooks/{mine}/deliveries/{their_delivery.pk}/resend/").status_code == 404
     assert owner_client.get("/integrations/webhooks/999999/").status_code == 404
-    assert URL not in owner_client.get("/integrations/webhooks/").content.decode().replace(delivery.endpoint.url, "")
+    assert THEIR_URL not in owner_client.get("/integrations/webhooks/").content.decode()
     assert WebhookDelivery.objects.count() == 2
