@@ -1,7 +1,7 @@
 """Django settings for flexbill.
 
-Configuration comes from the environment (see API.md): DATABASE_URL, FLEXBILL_STRIPE_API_BASE,
-FLEXBILL_SECRET_KEY. Without them flexbill runs from ./var/ with SQLite, which is what the demo uses.
+Configuration comes from the environment: DATABASE_URL, FLEXBILL_STRIPE_API_BASE, FLEXBILL_SECRET_KEY,
+FLEXBILL_ENCRYPTION_KEYS. Without them flexbill runs from ./var/ with SQLite, which is what the demo uses.
 """
 
 import os
@@ -9,6 +9,9 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from flexbill.encryption.keys import GENERATE_HINT, generate_key, parse_keys
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("FLEXBILL_VAR_DIR", Path.cwd() / "var"))
@@ -21,20 +24,45 @@ def _env_flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key() -> str:
-    key = os.environ.get("FLEXBILL_SECRET_KEY")
-    if key:
-        return key
-    # Development only: a key generated once and kept beside the SQLite database.
+def _kept_in_var(name: str, generate) -> str:
+    """Development only: a value generated once and kept beside the SQLite database."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    path = VAR_DIR / "secret_key"
+    path = VAR_DIR / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        # Written whole under another name, then linked into place: processes starting together (the demo's
+        # server and worker, a test run and the server it starts) all end up reading the one value that won.
+        draft = VAR_DIR / f".{name}.{os.getpid()}"
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+            file.write(generate())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
+def _secret_key() -> str:
+    return os.environ.get("FLEXBILL_SECRET_KEY") or _kept_in_var("secret_key", lambda: secrets.token_urlsafe(50))
+
+
+def _encryption_keys() -> list[str]:
+    raw = os.environ.get("FLEXBILL_ENCRYPTION_KEYS", "")
+    if raw.strip():
+        return parse_keys(raw)
+    if _env_flag("FLEXBILL_SECURE", False):
+        # In production a key generated into ./var would be lost with the machine, and every secret with it.
+        raise ImproperlyConfigured(
+            "FLEXBILL_ENCRYPTION_KEYS must be set when FLEXBILL_SECURE is on: it encrypts the Stripe keys and "
+            f"webhook signing secrets stored in the database. Generate a key with: {GENERATE_HINT}"
+        )
+    return parse_keys(_kept_in_var("encryption_key", generate_key))
+
+
 SECRET_KEY = _secret_key()
+# Fernet keys for secrets stored in the database: the first encrypts, all decrypt (see flexbill.encryption.keys).
+FLEXBILL_ENCRYPTION_KEYS = _encryption_keys()
 DEBUG = _env_flag("FLEXBILL_DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("FLEXBILL_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("FLEXBILL_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -49,6 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tasks",
     "django_tasks_db",
+    "flexbill.encryption",
     "flexbill.accounts",
     "flexbill.audit",
     "flexbill.billing",

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from flexbill.accounts.models import ApiToken
@@ -79,14 +82,25 @@ def test_webhook_secrets_and_stripe_keys_never_appear_in_answers_pages_or_logs(
         "/api/openapi.json",
     ]
     pages = ["/", f"/invoices/{invoice}/", f"/charges/{charge}/details/", f"/charges/{charge}/refund/"]
+    pages += ["/integrations/webhooks/", f"/integrations/webhooks/{created.json()['id']}/"]
+    platform = Client()
+    platform.force_login(get_user_model().objects.create_superuser("platform", "platform@example.com", "x" * 12))
+    platform_pages = ["/platform/accounts/organization/", f"/platform/accounts/organization/{org.pk}/change/"]
     bodies = [api.get(p) for p in api_paths] + [owner_client.get(p) for p in pages]
+    bodies += [platform.get(p) for p in platform_pages]
     assert all(r.status_code == 200 for r in bodies), [(r.status_code, r.request["PATH_INFO"]) for r in bodies]
     # Deliveries, good and bad, are logged and stored: the secret must not leak through them either.
     deliver(Client(), org, charge_event(org, paid_charge.stripe_charge_id))
     post_raw(Client(), org.slug, "{}", "t=1,v1=bad")
-    for text in [r.content.decode() for r in bodies] + [caplog.text]:
+    with connection.cursor() as cursor:  # what a copy of the database would give away
+        cursor.execute("SELECT stripe_secret_key, stripe_webhook_secret FROM accounts_organization")
+        columns = [value for row in cursor.fetchall() for value in row]
+        cursor.execute("SELECT secret FROM outgoing_webhookendpoint")
+        columns += [value for (value,) in cursor.fetchall()]
+    for text in [r.content.decode() for r in bodies] + [caplog.text] + columns:
         for secret in [*secrets, endpoint_secret]:
             assert secret not in text
+    assert not any(marker in value for value in columns for marker in ("sk_test_", "whsec_", "fbwh_")), columns
 
 
 def test_api_tokens_are_stored_hashed(owner):
@@ -117,7 +131,7 @@ def test_hsts_is_sent_over_https_when_flexbill_is_served_securely(tmp_path):
     """Run with the production settings themselves (FLEXBILL_SECURE=1), not with settings a test switched on."""
     result = subprocess.run(  # noqa: S603
         [str(Path(sys.executable).with_name("flexbill")), "shell", "-c", HEADERS_UNDER_PRODUCTION_SETTINGS],
-        env={**_production_env(tmp_path), "FLEXBILL_ALLOWED_HOSTS": "testserver"},
+        env=production_env(tmp_path, FLEXBILL_ALLOWED_HOSTS="testserver"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -128,32 +142,61 @@ def test_hsts_is_sent_over_https_when_flexbill_is_served_securely(tmp_path):
     assert over_http.startswith("False 301 -"), result.stdout  # plain http is redirected to https, without HSTS
 
 
-def _production_env(tmp_path) -> dict:
+def production_env(tmp_path, **env_changes) -> dict:
+    """The environment of a production deployment; a change of None removes that variable."""
     env = {
         **os.environ,
         "FLEXBILL_SECURE": "1",
         "FLEXBILL_SECRET_KEY": "p" * 20 + "-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "FLEXBILL_ENCRYPTION_KEYS": f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}",
         "FLEXBILL_ALLOWED_HOSTS": "billing.example.com",
         "FLEXBILL_VAR_DIR": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
     }
-    for leaked in ("FLEXBILL_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"):  # the browser tests set the latter in-process
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in-process.
+    for leaked in ("FLEXBILL_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", *[k for k, v in env_changes.items() if v is None]):
         env.pop(leaked, None)
+    env.update({k: v for k, v in env_changes.items() if v is not None})
     return env
 
 
-@pytest.mark.nostripe
-def test_deploy_checklist_is_clean_for_production_settings(tmp_path):
-    env = _production_env(tmp_path)
-    result = subprocess.run(  # noqa: S603
+def flexbill_check_with_production_settings(tmp_path, **env_changes) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603
         [str(Path(sys.executable).with_name("flexbill")), "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
+        env=production_env(tmp_path, **env_changes),
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+@pytest.mark.nostripe
+def test_deploy_checklist_is_clean_for_production_settings(tmp_path):
+    result = flexbill_check_with_production_settings(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.nostripe
+@pytest.mark.parametrize(
+    "keys, refusal",
+    [
+        (None, "FLEXBILL_ENCRYPTION_KEYS must be set when FLEXBILL_SECURE is on"),
+        (" , ", "FLEXBILL_ENCRYPTION_KEYS holds no key"),
+        ("not-a-fernet-key", "FLEXBILL_ENCRYPTION_KEYS: key 1 of 1 is not a Fernet key"),
+        (
+            f"{Fernet.generate_key().decode()},{'A' * 40}AA==",
+            "FLEXBILL_ENCRYPTION_KEYS: key 2 of 2 is not a Fernet key",
+        ),
+    ],
+    ids=["missing", "empty", "malformed", "second_malformed"],
+)
+def test_production_settings_without_a_valid_encryption_key_refuse_to_start(tmp_path, keys, refusal):
+    result = flexbill_check_with_production_settings(tmp_path, FLEXBILL_ENCRYPTION_KEYS=keys)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert refusal in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "encryption_key").exists()  # never a key generated beside the data in production
 
 
 # Cross-organization probes beyond tests/api/test_tenancy_api.py ----------------------------------------------------

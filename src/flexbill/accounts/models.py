@@ -5,6 +5,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
+from flexbill.encryption.fields import EncryptedTextField
+
 from .permissions import Permission, Role, role_permits
 
 
@@ -13,8 +15,9 @@ class Organization(models.Model):
 
     slug = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=200)
-    stripe_secret_key = models.CharField(max_length=255, blank=True)
-    stripe_webhook_secret = models.CharField(max_length=255, blank=True)
+    # Encrypted at rest (FLEXBILL_ENCRYPTION_KEYS); read here as plain text.
+    stripe_secret_key = EncryptedTextField(max_length=255, blank=True)
+    stripe_webhook_secret = EncryptedTextField(max_length=255, blank=True)
     # Only platform staff may turn this off (in Django admin), as in Flex where operators "contact support".
     refund_sync_enabled = models.BooleanField(default=True)
     # Email the customer when a refund succeeds (billing admins always hear about failed refunds).
