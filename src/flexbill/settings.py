@@ -142,6 +142,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every sign-in (the web login and /platform/) resolves the typed e-mail and is throttled here.
+AUTHENTICATION_BACKENDS = ["flexbill.accounts.backends.ThrottledEmailBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
@@ -182,7 +185,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else Non
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 CACHES = {
-    # Shared by every process (sign-in throttling must count attempts across web workers).
+    # Shared by every process.
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "flexbill_cache"},
     # Per process, for short-lived lookups that may be a few seconds stale.
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "flexbill-local"},
@@ -229,5 +232,17 @@ FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = int(os.environ.get("FLEXBILL_REQUESTED
 FLEXBILL_RECONCILE_INTERVAL = float(os.environ.get("FLEXBILL_RECONCILE_INTERVAL", "300"))
 # Outgoing webhooks go to https:// endpoints; plain http only where allowed (the demo's local receiver, tests).
 FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = _env_flag("FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP", False)
+
+
+def _trusted_proxy_count() -> int:
+    value = os.environ.get("FLEXBILL_TRUSTED_PROXY_COUNT", "0").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"FLEXBILL_TRUSTED_PROXY_COUNT must be 0 or a positive whole number, not {value!r}.")
+    return int(value)
+
+
+# How many reverse proxies we run in front of flexbill, each appending to X-Forwarded-For. 0: the client address is
+# REMOTE_ADDR and X-Forwarded-For is ignored (anyone can send it); N: the N-th address from the right of it.
+FLEXBILL_TRUSTED_PROXY_COUNT = _trusted_proxy_count()
 # Test settings only: names a point where the refund flow kills its own process (crash-recovery tests).
 FLEXBILL_FAULT_INJECTION = _env_flag("FLEXBILL_FAULT_INJECTION", False)

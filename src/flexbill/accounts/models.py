@@ -92,3 +92,27 @@ class ApiToken(models.Model):
     @staticmethod
     def generate() -> str:
         return "fb_" + secrets.token_urlsafe(32)
+
+
+class SignInCount(models.Model):
+    """Failed sign-ins against one identity: from one client address, or (address "*") from anywhere.
+
+    Attempts are counted before the password is checked, with single conditional UPDATEs, so simultaneous requests
+    can never get more tries than the limit; a successful attempt gives its count back.
+    """
+
+    ANYWHERE = "*"
+
+    identity = models.CharField(max_length=254)
+    address = models.CharField(max_length=64)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    next_allowed_at = models.DateTimeField()
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["identity", "address"], name="sign_in_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.identity} from {self.address}: {self.failures}"

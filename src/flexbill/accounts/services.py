@@ -9,6 +9,7 @@ from flexbill.errors import InvalidInput
 
 from .models import ApiToken, CustomRole, Membership, Organization, hash_token
 from .permissions import Permission, Role
+from .sign_in.identity import sign_in_identity
 
 
 def organization_create(
@@ -65,13 +66,15 @@ def user_create(*, organization: Organization, email: str, password: str, role: 
     except ValidationError as exc:
         raise InvalidInput(f"{email!r} is not a valid email address.") from exc
     with transaction.atomic():
-        user = User.objects.filter(username=email.lower()).first()
+        # The username is the identity sign-in resolves typed e-mails to (see sign_in/identity.py).
+        username = sign_in_identity(email)
+        user = User.objects.filter(username=username).first()
         if user is None:
             try:
                 validate_password(password)
             except ValidationError as exc:
                 raise InvalidInput(" ".join(exc.messages)) from exc
-            user = User.objects.create_user(username=email.lower(), email=email.lower(), password=password)
+            user = User.objects.create_user(username=username, email=email.lower(), password=password)
             if name:
                 user.first_name = name
                 user.save(update_fields=["first_name"])

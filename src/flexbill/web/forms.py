@@ -3,40 +3,12 @@
 from datetime import date
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
-from django.core.cache import cache
 
 from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus, RefundOrigin, RefundReason, RefundStatus
 from flexbill.billing.services.credit_notes import REFUND_METHODS
 from flexbill.outgoing.models import EVENT_TYPES
 
 from .money import AmountError, parse_major
-
-LOGIN_MAX_FAILURES = 5
-LOGIN_LOCKOUT_SECONDS = 15 * 60
-THROTTLED = "Too many failed sign-in attempts. Wait 15 minutes, then try again."
-
-
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Counts failed sign-ins per e-mail and client address in the cache and stops guessing after a few."""
-
-    def clean(self):
-        key = self._throttle_key()
-        if cache.get(key, 0) >= LOGIN_MAX_FAILURES:
-            raise forms.ValidationError(THROTTLED, code="throttled")
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            cache.add(key, 0, LOGIN_LOCKOUT_SECONDS)
-            cache.incr(key)
-            raise
-        cache.delete(key)
-        return cleaned
-
-    def _throttle_key(self) -> str:
-        username = (self.data.get("username") or "").strip().lower()[:254]
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-        return f"web:login-failures:{username}:{address}"
 
 
 class InvoiceFilterForm(forms.Form):

@@ -2,7 +2,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import charge_views, report_views, views, webhook_views
-from .forms import ThrottledAuthenticationForm
 
 app_name = "web"
 
@@ -11,7 +10,6 @@ urlpatterns = [
         "login/",
         auth_views.LoginView.as_view(
             template_name="web/login.html",
-            authentication_form=ThrottledAuthenticationForm,
             redirect_authenticated_user=True,
         ),
         name="login",
