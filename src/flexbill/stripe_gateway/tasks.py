@@ -7,7 +7,6 @@ from django_tasks import task
 from flexbill.accounts.models import Organization
 
 from .reconcile import reconcile_organization
-from .webhooks import rejected_deliveries_prune
 
 log = logging.getLogger("flexbill.reconcile")
 
@@ -24,8 +23,6 @@ def reconcile_organization_task(organization_id: int) -> dict:
 
 
 def enqueue_reconcile_all() -> int:
-    """Queue every organization's reconcile; also the moment to drop rejected webhook deliveries past retention."""
-    rejected_deliveries_prune()
     count = 0
     for org_id in (
         Organization.objects.filter(refund_sync_enabled=True).exclude(stripe_secret_key="").values_list("pk", flat=True)

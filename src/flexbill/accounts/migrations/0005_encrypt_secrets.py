@@ -21,7 +21,7 @@ def decrypt_secrets(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_organization_locale"),
+        ("accounts", "0004_sign_in_count"),
     ]
 
     operations = [

@@ -41,6 +41,26 @@ class Attempt:
 
 def sign_in_attempt_begin(*, identity: str, address: str, now: datetime) -> Attempt:
     """Count one attempt, or raise SignInThrottled saying how long to wait. Call before checking the password."""
+    try:
+        return _begin(identity, address, now)
+    except SignInCount.DoesNotExist:  # pruned between creating and counting (idle rows only): count afresh
+        return _begin(identity, address, now)
+
+
+def sign_in_counts_prune(*, now: datetime) -> int:
+    """Delete counts that no longer decide anything: no failure for longer than any window, no wait pending, no
+    recent success. Anyone can make rows by trying e-mails; this keeps them to about an hour's worth."""
+    stale = now - max(rules.ADDRESS_WINDOW, rules.ACCOUNT_QUIET_RESET)
+    deleted, _ = (
+        SignInCount.objects.filter(Q(last_failure_at__isnull=True) | Q(last_failure_at__lt=stale))
+        .filter(next_allowed_at__lte=now, window_started_at__lt=stale)
+        .filter(Q(last_success_at__isnull=True) | Q(last_success_at__lt=now - rules.KNOWN_ADDRESS_FOR))
+        .delete()
+    )
+    return deleted
+
+
+def _begin(identity: str, address: str, now: datetime) -> Attempt:
     _ensure_rows(identity, address, now)
     refused_until = _address_reserve(identity, address, now)
     if refused_until is not None:

@@ -17,6 +17,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reconcile_interval, **options):
+        from flexbill.ops.housekeeping import housekeeping
         from flexbill.stripe_gateway.tasks import enqueue_reconcile_all
 
         if reconcile_interval > 0:
@@ -26,8 +27,9 @@ class Command(BaseCommand):
                 while not stop.wait(reconcile_interval):
                     try:
                         enqueue_reconcile_all()
+                        housekeeping()
                     except Exception as exc:  # a database hiccup must not end the schedule
-                        self.stderr.write(f"Could not enqueue reconcile: {exc}")
+                        self.stderr.write(f"Could not enqueue reconcile or clean up: {exc}")
 
             threading.Thread(target=schedule, name="reconcile-schedule", daemon=True).start()
         call_command("db_worker", interval=1, verbosity=options.get("verbosity", 1))
