@@ -109,7 +109,7 @@ def test_an_unexpected_error_is_a_json_500_with_a_generic_detail_and_is_logged(o
     assert body["detail"] == "Internal server error."
     assert "sk_live" not in response.content.decode()
     assert "internal detail sk_live_do_not_show" in caplog.text  # the traceback is in the log
-    assert "GET /api/v1/invoices" in caplog.text
+    assert "GET '/api/v1/invoices'" in caplog.text
 
 
 def test_error_answers_keep_the_security_headers(owner_api):

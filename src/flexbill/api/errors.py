@@ -64,7 +64,7 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(Exception)
     def unexpected(request, exc: Exception):
         # A defect, never bad input: logged with its traceback, answered without internals.
-        log.exception("Unexpected error answering %s %s", request.method, request.path)
+        log.exception("Unexpected error answering %s %r", request.method, request.path)
         return error(request, 500, "Internal server error.", "server_error")
 
 
