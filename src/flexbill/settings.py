@@ -89,6 +89,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that it sees every error answer under /api/, whichever middleware or view produced it.
+    "flexbill.api.middleware.ApiErrorsAsJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "flexbill.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -212,9 +214,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "errors": {"class": "logging.StreamHandler", "formatter": "plain", "level": "ERROR"},
+    },
     "loggers": {
         "flexbill": {"handlers": ["console"], "level": os.environ.get("FLEXBILL_LOG_LEVEL", "INFO")},
+        # Django logs a crash outside the API's handlers here; its defaults print it only with DEBUG on.
+        "django.request": {"handlers": ["errors"]},
     },
 }
 

@@ -21,15 +21,18 @@ from .serializers import audit_event_out, charge_out, credit_note_out, invoice_o
 
 class JsonObjectParser(Parser):
     """Request bodies are JSON objects. django-ninja would read `null`, `[...]` or `"..."` as an empty body,
-    which for a refund means "refund all that remains"; refuse them instead (ninja answers 400)."""
+    which for a refund means "refund all that remains"; refuse them instead (answered 400, api/errors.py).
+
+    Bodies are read as JSON whatever their Content-Type, so `curl -d '{...}'` works; a body that is not JSON is
+    refused with a detail naming the Content-Type the API expects."""
 
     def parse_body(self, request):
         data = super().parse_body(request)
         if not isinstance(data, dict):
-            raise ValueError("The request body must be a JSON object.")
+            raise errors.BodyRefused("The request body must be a JSON object.")
         if _has_nul(data):
             # PostgreSQL text cannot hold NUL; Django's forms refuse it too.
-            raise ValueError("Text in the request body must not contain NUL characters.")
+            raise errors.BodyRefused("Text in the request body must not contain NUL characters.")
         return data
 
 

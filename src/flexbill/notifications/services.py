@@ -2,15 +2,16 @@
 
 import logging
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django_tasks import task
 
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 
 from .models import RefundNotification
+from .text import mailbox, render_subject, render_text
 
 log = logging.getLogger("flexbill.notifications")
 Kind = RefundNotification.Kind
@@ -55,10 +56,11 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
         with transaction.atomic():
             RefundNotification.objects.create(refund=refund, kind=kind, recipients=recipients)
             context = {"refund": refund, "invoice": refund.charge.invoice, "organization": organization}
-            subject = render_to_string(f"notifications/{kind}_subject.txt", context).strip()
-            body = render_to_string(f"notifications/{kind}.txt", context)
+            subject = render_subject(f"notifications/{kind}_subject.txt", context)
+            body = render_text(f"notifications/{kind}.txt", context)
+            sender = mailbox(organization.name, settings.DEFAULT_FROM_EMAIL)
             # Inside the claim's transaction: if sending fails, the claim is rolled back and a retry may send.
-            send_mail(subject, body, None, recipients)
+            send_mail(subject, body, sender, recipients)
     except IntegrityError:
         return "already sent"
     log.info("Sent %s for refund %s to %s", kind, refund_id, recipients)
