@@ -9,6 +9,7 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
+from flexbill.accounts.models import Organization
 from flexbill.stripe_gateway.client import gateway_for
 
 
@@ -69,3 +70,14 @@ def test_stripe_refund_with_arabic_indic_digits_exits_non_zero_with_a_message(tm
 
     assert done.returncode != 0
     assert "'١٢' is not an amount: give whole minor units with the digits 0-9 only" in done.stderr
+
+
+def test_org_create_takes_the_locale_staff_type_amounts_in_and_refuses_one_babel_does_not_know(db):
+    call_command(
+        "org", "create", "--slug=berlin", "--name=Berlin", "--currency=eur", "--locale=de-DE", stdout=io.StringIO()
+    )
+    assert Organization.objects.get(slug="berlin").locale == "de_DE"
+
+    with pytest.raises(CommandError, match="Unknown locale 'xx_QQ'"):
+        call_command("org", "create", "--slug=nowhere", "--name=Nowhere", "--locale=xx_QQ", stdout=io.StringIO())
+    assert not Organization.objects.filter(slug="nowhere").exists()
