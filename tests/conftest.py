@@ -66,6 +66,7 @@ def make_org(db):
             stripe_secret_key=kwargs.pop("stripe_secret_key", f"sk_test_{uuid.uuid4().hex[:12]}"),
             stripe_webhook_secret=kwargs.pop("stripe_webhook_secret", WEBHOOK_SECRET),
             currency=kwargs.pop("currency", "usd"),
+            locale=kwargs.pop("locale", "en_US"),
         )
 
     return make

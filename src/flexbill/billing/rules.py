@@ -13,6 +13,9 @@ from .refusals import Refusal
 DEBIT_REFUND_WINDOW = timedelta(days=180)
 DEBIT_METHOD_TYPES = frozenset({"us_bank_account", "sepa_debit"})
 
+# The largest amount flexbill takes in, in minor units: beyond any real invoice, and well inside a 64-bit column.
+MAX_AMOUNT = 10**12
+
 RESERVING_REFUND_STATUSES = frozenset({"requested", "pending", "requires_action", "succeeded"})
 IN_FLIGHT_REFUND_STATUSES = frozenset({"requested", "pending", "requires_action"})
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/credit-notes/", views.credit_note_create, name="credit_note_create"),
     path("charges/<int:charge_id>/details/", charge_views.charge_details, name="charge_details"),
     path("charges/<int:charge_id>/refund/", charge_views.charge_refund, name="charge_refund"),
+    path("charges/<int:charge_id>/refund/preview/", charge_views.charge_refund_preview, name="charge_refund_preview"),
     path(
         "charges/<int:charge_id>/mark-refunded/<str:via>/",
         charge_views.charge_mark_refunded,

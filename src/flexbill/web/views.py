@@ -38,7 +38,8 @@ def invoice_context(request, invoice, *, credit_note_form=None) -> dict:
         "audit_events": selectors.audit_event_list(
             organization=membership.organization, object_ref=None, invoice_id=invoice.pk
         ).items,
-        "credit_note_form": credit_note_form or CreditNoteForm(currency=invoice.currency),
+        "credit_note_form": credit_note_form
+        or CreditNoteForm(currency=invoice.currency, locale=membership.organization.locale),
         "can": {
             "refund": membership.has_permission(Permission.CHARGES_REFUND),
             "change_status": membership.has_permission(Permission.CHARGES_CHANGE_STATUS),
@@ -61,7 +62,7 @@ def invoice_detail(request, invoice_id: int):
 def credit_note_create(request, invoice_id: int):
     organization = request.membership.organization
     invoice = selectors.invoice_get(organization=organization, invoice_id=invoice_id, detail=False)
-    form = CreditNoteForm(request.POST, currency=invoice.currency)
+    form = CreditNoteForm(request.POST, currency=invoice.currency, locale=organization.locale)
     created = None
     if form.is_valid():
         try:
