@@ -10,7 +10,7 @@ from flexbill.errors import Conflict, InvalidInput, PermissionDenied
 
 from .. import rules
 from ..models import CreditNote, Invoice, Refund
-from ..refusals import Refusal, RefundRefused
+from ..refusals import RefundRefused, Refusal
 from .derive import invoice_figures, invoice_refresh
 from .invoices import validate_amount
 from .locks import lock_invoice
@@ -47,6 +47,10 @@ def credit_note_create(
     actor = Actor.for_user(membership.user)
     with transaction.atomic():
         invoice = lock_invoice(invoice_id=invoice.pk)
+        if refund_method:
+            figures = invoice_figures(invoice)
+            if rules.recorded_refund_refusal(amount=amount, invoice=figures):
+                raise RefundRefused(Refusal.REFUNDS_EXCEED_PAID, detail=_no_room(figures))
         credited = sum(cn.amount for cn in invoice.credit_notes.all())
         if credited + amount > invoice.total:
             raise Conflict(
@@ -54,10 +58,6 @@ def credit_note_create(
                 f"{invoice.total - credited} can still be credited.",
                 code="amount_too_large",
             )
-        if refund_method:
-            figures = invoice_figures(invoice)
-            if rules.recorded_refund_refusal(amount=amount, invoice=figures):
-                raise RefundRefused(Refusal.REFUNDS_EXCEED_PAID, detail=_no_room(figures))
         note = _create(
             invoice=invoice,
             amount=amount,
