@@ -1,5 +1,6 @@
 """REST API v1 (contract: API.md). Handlers parse, call one service or selector, and shape the answer."""
 
+import json
 from typing import Annotated, Literal
 
 from django.http import HttpRequest, JsonResponse
@@ -66,6 +67,11 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 
 def _actor(request: HttpRequest) -> Actor:
     return Actor.for_user(request.auth.user)
+
+
+def _body_as_received(request: HttpRequest) -> dict:
+    """The JSON object the client sent, unknown fields included (the parser above already accepted it)."""
+    return json.loads(request.body) if request.body else {}
 
 
 # Customers --------------------------------------------------------------------------------------------------
@@ -222,6 +228,7 @@ def refund_create(
         credit_note=payload.credit_note,
         idempotency_key=idempotency_key,
         currency=payload.currency,
+        request_body=_body_as_received(request),
     )
     return Status(201, refund_out(refund))
 

@@ -9,6 +9,7 @@ from flexbill.accounts.permissions import Permission
 from flexbill.billing import rules, selectors, services
 from flexbill.billing.refusals import RefundRefused
 from flexbill.billing.services.charges import MARK_REFUNDED_PERMISSION
+from flexbill.billing.services.derive import invoice_figures
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
 
 from .access import error_page, is_htmx, member_view
@@ -23,7 +24,10 @@ def _charge(request, charge_id: int):
 
 def _eligibility(request, charge):
     return rules.refund_eligibility(
-        charge, now=timezone.now(), can_refund=request.membership.has_permission(Permission.CHARGES_REFUND)
+        charge,
+        now=timezone.now(),
+        can_refund=request.membership.has_permission(Permission.CHARGES_REFUND),
+        invoice=invoice_figures(charge.invoice),
     )
 
 
@@ -153,7 +157,7 @@ def charge_mark_refunded(request, charge_id: int, via: str):
                 extra={"via": via, "action": MARK_ACTIONS[via]},
             )
     else:
-        refusal = rules.mark_refunded_refusal(charge)
+        refusal = rules.mark_refunded_refusal(charge, invoice=invoice_figures(charge.invoice))
         allowed = request.membership.has_permission(MARK_REFUNDED_PERMISSION[via])
         context["problem"] = (
             (refusal.sentence if refusal else None) if allowed else rules.Refusal.PERMISSION_DENIED.sentence

@@ -71,6 +71,7 @@ class RefundForm(CurrencyForm):
         "amount_too_large": "amount",
         "amount_invalid": "amount",
         "currency_mismatch": "amount",
+        "refunds_exceed_paid": "amount",
         "reason_invalid": "reason",
         "note_invalid": "note",
     }
@@ -104,6 +105,7 @@ class CreditNoteForm(CurrencyForm):
     ERROR_FIELDS = {
         "amount_invalid": "amount",
         "amount_too_large": "amount",
+        "refunds_exceed_paid": "amount",
         "reason_invalid": "reason",
         "refund_method_invalid": "refund_method",
         "reference_invalid": "refund_reference",

@@ -5,6 +5,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from flexbill.accounts.permissions import Permission
 from flexbill.billing import selectors, services
+from flexbill.billing.refusals import RefundRefused
 from flexbill.errors import Conflict, InvalidInput
 
 from .access import is_htmx, member_view
@@ -67,7 +68,7 @@ def credit_note_create(request, invoice_id: int):
     if form.is_valid():
         try:
             created = services.credit_note_create(membership=request.membership, invoice=invoice, **form.cleaned_data)
-        except (InvalidInput, Conflict) as exc:
+        except (InvalidInput, Conflict, RefundRefused) as exc:
             form.add_domain_error(exc, form.ERROR_FIELDS)
     if created is not None and not is_htmx(request):
         return redirect("web:invoice_detail", invoice_id=invoice.pk)
