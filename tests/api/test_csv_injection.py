@@ -32,9 +32,12 @@ def dangerous_refunds(org, make_member):
             currency="usd",
             payment_method="stripe_card",
             lines=[{"description": "Dedicated desk", "amount": 5000}],
-            number=text,
             actor=SYSTEM,
         )
+        # flexbill now refuses control characters in new invoice numbers; numbers given before that, or imported,
+        # may still hold them, so the stored number is written as it would stand in such a row.
+        Invoice.objects.filter(pk=invoice.pk).update(number=text)
+        invoice.refresh_from_db()
         charge = services.charge_create_stripe(invoice=invoice, payment_method_id=method.pk, actor=SYSTEM)
         services.refund_create(membership=refunder, charge=charge, amount=1000, note=text)
     return org

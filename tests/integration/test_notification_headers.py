@@ -10,6 +10,7 @@ from django.db import connection
 
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
+from flexbill.billing.models import Invoice
 from flexbill.notifications.models import RefundNotification
 from flexbill.notifications.services import refund_notify
 from flexbill.notifications.text import DISPLAY_NAME_MAX, SUBJECT_MAX
@@ -52,9 +53,12 @@ def refund_with_names(make_org, make_member, django_capture_on_commit_callbacks)
             currency="usd",
             payment_method="stripe_card",
             lines=[{"description": "Dedicated desk", "amount": 10000}],
-            number=f"INV{piece}7",
             actor=SYSTEM,
         )
+        # flexbill now refuses control characters in new invoice numbers; numbers given before that, or imported,
+        # may still hold them, so the stored number is written as it would stand in such a row.
+        Invoice.objects.filter(pk=invoice.pk).update(number=f"INV{piece}7")
+        invoice.refresh_from_db()
         charge = services.charge_create_stripe(invoice=invoice, payment_method_id=method.pk, actor=SYSTEM)
         with django_capture_on_commit_callbacks(execute=True):
             return services.refund_create(membership=owner, charge=charge, amount=2500)
