@@ -226,7 +226,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 def webhook_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now, as a new delivery of the same event (the log keeps both)."""
-    if not delivery.endpoint.active:
+    if not WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, active=True).exists():
         raise Conflict("This endpoint is paused: resume it before resending.", code="endpoint_paused")
     copy = WebhookDelivery.objects.create(
         endpoint=delivery.endpoint, event_id=delivery.event_id, event_type=delivery.event_type, payload=delivery.payload
