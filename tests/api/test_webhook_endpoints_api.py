@@ -4,11 +4,11 @@ deleted by those who may create them, within their own organization; answers abo
 import json
 
 import pytest
-from outgoing_urls import INTERNAL_URLS, MALFORMED_URLS, PUBLIC_URLS
 
 from flexbill.audit.models import AuditEvent
 from flexbill.outgoing.models import WebhookDelivery, WebhookEndpoint
 from flexbill.outgoing.services import webhook_endpoint_create
+from outgoing_urls import INTERNAL_URLS, MALFORMED_URLS, PUBLIC_URLS
 
 pytestmark = pytest.mark.django_db
 URL = "https://public.test/hook"

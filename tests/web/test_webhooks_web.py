@@ -2,12 +2,11 @@
 
 import pytest
 from django.test import Client
-from outgoing_urls import INTERNAL_URLS
 
 from flexbill.audit.models import AuditEvent
-
 from flexbill.outgoing.models import WebhookDelivery, WebhookEndpoint
 from flexbill.outgoing.services import webhook_endpoint_create
+from outgoing_urls import INTERNAL_URLS
 
 pytestmark = pytest.mark.django_db
 

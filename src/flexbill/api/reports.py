@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from django.views.decorators.cache import never_cache
-from ninja import Field, Path, Query, Router, Schema, Status
+from ninja import Path, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 from pydantic import StrictBool
 
