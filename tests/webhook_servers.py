@@ -12,6 +12,7 @@ class Receiver:
 
     def __init__(self, *, location: str | None = None, tls: ssl.SSLContext | None = None):
         self.requests: list[tuple[dict, bytes]] = []
+        self.paths: list[str] = []
         self.statuses: list[int] = []
         receiver = self
 
@@ -19,6 +20,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers), body))
+                receiver.paths.append(self.path)
                 self.send_response(receiver.statuses.pop(0) if receiver.statuses else (302 if location else 200))
                 if location:
                     self.send_header("Location", location)

@@ -50,13 +50,16 @@ def test_delivery_connects_to_the_vetted_address_and_names_the_host_in_the_host_
     receiver = Receiver()
     try:
         fake_dns["receiver.test"] = ["127.0.0.1"]
-        endpoint = webhook_endpoint_create(organization=org, url=f"http://receiver.test:{receiver.port}/in?x=1")
+        endpoint = webhook_endpoint_create(
+            organization=org, url=f"http://receiver.test:{receiver.port}/in/caf\u00e9?x=1"
+        )
         delivery = a_delivery(endpoint)
 
         assert webhook_deliver(delivery=delivery) == "succeeded"
 
         headers, body = receiver.requests[0]
         assert headers["Host"] == f"receiver.test:{receiver.port}"
+        assert receiver.paths == ["/in/caf%C3%A9?x=1"]
         assert verify(secret=endpoint.secret, body=body, header=headers[HEADER])
         assert json.loads(body)["id"] == str(delivery.event_id)
     finally:

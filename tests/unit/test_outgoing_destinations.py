@@ -53,6 +53,8 @@ def test_the_request_keeps_the_hosts_name_port_path_and_query():
         "xn--bcher-kva.test:8443",
     )
     assert destinations.parse("https://public.test", allow_http=False).host_header == "public.test"
+    non_ascii = destinations.parse("https://public.test/caf\u00e9?q=\u00fc", allow_http=False)
+    assert non_ascii.target == "/caf%C3%A9?q=%C3%BC"
     assert destinations.parse("https://[2606:4700::1]:444/", allow_http=False).host_header == "[2606:4700::1]:444"
 
 

@@ -7,7 +7,7 @@ can change in between. The delivery then connects to exactly the addresses check
 import contextlib
 import ipaddress
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import idna
 
@@ -80,6 +80,8 @@ def parse(url: str, *, allow_http: bool) -> ParsedUrl:
     raw_host, port = _split_host_port(netloc, scheme)
     host, address = _host(raw_host, bracketed=netloc.startswith("["))
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # A request line is ASCII: send non-ASCII path or query characters percent-encoded, as a browser would.
+    target = "".join(c if c.isascii() else quote(c) for c in target)
     return ParsedUrl(scheme=scheme, host=host, port=port, target=target, address=address)
 
 

@@ -88,7 +88,7 @@ def _post_to(destination: Destination, address: str, *, body: bytes, headers: di
         raise DeliveryFailed(TIMED_OUT) from exc
     except SSLError as exc:
         raise DeliveryFailed(TLS_ERROR) from exc
-    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError) as exc:
         log.info("webhook delivery to %s failed: %r", url.host, exc)
         raise DeliveryFailed(CONNECTION_FAILED) from exc
     finally:
