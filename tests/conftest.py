@@ -13,6 +13,8 @@ from flexbill.accounts.services import api_token_create, custom_role_create, org
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
 from flexbill.ops.localstripe import start_local_stripe
+from flexbill.outgoing import addresses
+from outgoing_urls import FAKE_DNS, fake_lookup
 
 WEBHOOK_SECRET = "whsec_test_flexbill"
 PASSWORD = "correct-horse-battery"
@@ -54,6 +56,14 @@ def _fresh_local_cache():
 def _tasks_run_immediately(settings):
     """Background tasks (emails, outgoing webhooks) run as soon as they are enqueued, after commit."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch) -> dict:
+    """Names resolve through a table the test may change (tests/outgoing_urls.py), never through real DNS."""
+    table = {name: list(found) for name, found in FAKE_DNS.items()}
+    monkeypatch.setattr(addresses, "lookup", fake_lookup(table))
+    return table
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from django.test import Client
 from flexbill.accounts.permissions import Permission
 from flexbill.billing.models import Charge, CreditNote, Customer, Invoice, PaymentMethod, Refund
 from flexbill.outgoing.models import WebhookEndpoint
+from flexbill.outgoing.services import webhook_endpoint_create
 
 ROLES = ("owner", "admin", "custom_with", "custom_without", "member", "anonymous", "other_org")
 ALLOWED = {"owner", "admin", "custom_with"}
@@ -20,7 +21,15 @@ def world(org, make_org, make_member, make_paid_charge, make_customer, make_invo
     charge = make_paid_charge(org, amount=6000)
     customer, _ = make_customer(org)
     unpaid = make_invoice(org, customer, total=4000, payment_method="bank_transfer")
-    return {"org": org, "charge": charge, "customer": customer, "unpaid": unpaid, "other": make_org()}
+    endpoint = webhook_endpoint_create(organization=org, url="https://hooks.example.com/existing")
+    return {
+        "org": org,
+        "charge": charge,
+        "customer": customer,
+        "unpaid": unpaid,
+        "endpoint": endpoint,
+        "other": make_org(),
+    }
 
 
 def caller(world, role: str, permission: Permission, make_member):
@@ -50,7 +59,9 @@ def snapshot(org) -> dict:
         ),
         "refunds": Refund.objects.filter(organization=org).count(),
         "credit_notes": CreditNote.objects.filter(invoice__organization=org).count(),
-        "webhook_endpoints": WebhookEndpoint.objects.filter(organization=org).count(),
+        "webhook_endpoints": list(
+            WebhookEndpoint.objects.filter(organization=org).values_list("pk", "active").order_by("pk")
+        ),
     }
 
 
@@ -100,6 +111,8 @@ API_ACTIONS = {
         "manage",
         False,
     ),
+    "webhook_endpoint_pause": ("patch", "/api/v1/webhook-endpoints/{endpoint}", {"active": False}, "manage", True),
+    "webhook_endpoint_delete": ("delete", "/api/v1/webhook-endpoints/{endpoint}", None, "manage", True),
 }
 PERMISSIONS = {
     "manage": Permission.INVOICES_MANAGE,
@@ -116,6 +129,7 @@ def fill(template: str, world) -> str:
         unpaid=world["unpaid"].pk,
         charge=world["charge"].pk,
         invoice=world["charge"].invoice_id,
+        endpoint=world["endpoint"].pk,
     )
 
 
@@ -134,11 +148,13 @@ def test_api_mutations_are_allowed_exactly_to_the_roles_holding_their_permission
     url = fill(path, world)
     if method == "delete":
         response = client.delete(url)
+    elif method == "patch":
+        response = client.patch(url, data=json.dumps(data), content_type="application/json")
     else:
         response = client.post(url, data=json.dumps(data), content_type="application/json")
 
     if role in ALLOWED:
-        assert response.status_code in (200, 201), response.content
+        assert response.status_code in (200, 201, 204), response.content
         assert snapshot(world["org"]) != before
         return
     expected = {"anonymous": 401, "other_org": 404 if names_object else 201}.get(role, 403)
@@ -158,6 +174,8 @@ UI_ACTIONS = {
         {"credit_note-amount": "5.00", "credit_note-reason": "Goodwill"},
         "credit_note",
     ),
+    "webhook_endpoint_pause": ("/integrations/webhooks/{endpoint}/pause/", {}, "manage"),
+    "webhook_endpoint_delete": ("/integrations/webhooks/{endpoint}/delete/", {}, "manage"),
 }
 
 

@@ -36,6 +36,21 @@ urlpatterns = [
         name="webhook_endpoint_detail",
     ),
     path(
+        "integrations/webhooks/<int:endpoint_id>/pause/",
+        webhook_views.webhook_endpoint_pause,
+        name="webhook_endpoint_pause",
+    ),
+    path(
+        "integrations/webhooks/<int:endpoint_id>/resume/",
+        webhook_views.webhook_endpoint_resume,
+        name="webhook_endpoint_resume",
+    ),
+    path(
+        "integrations/webhooks/<int:endpoint_id>/delete/",
+        webhook_views.webhook_endpoint_delete,
+        name="webhook_endpoint_delete",
+    ),
+    path(
         "integrations/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/resend/",
         webhook_views.webhook_delivery_resend,
         name="webhook_delivery_resend",
