@@ -22,6 +22,9 @@ def open_refund_dialog(page, charge):
     row.locator("summary").click()
     row.get_by_role("menuitem", name="Details").click()
     page.locator("#dialog").get_by_role("button", name="Send Refund").click()
+    page.locator("#id_amount").wait_for()
+    # htmx binds the preview's listener while it settles the swapped-in form: typing before that would go unheard.
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
     return page.locator("#dialog")
 
 

@@ -11,6 +11,7 @@ class Permission(StrEnum):
     CHARGES_DELETE = "billing.charges.delete"
     CREDIT_NOTES_CREATE = "billing.credit_notes.create"
     AUDIT_VIEW = "audit.events.view"
+    SETTINGS_MANAGE = "settings.manage"
 
 
 PERMISSION_LABELS = {
@@ -21,6 +22,7 @@ PERMISSION_LABELS = {
     Permission.CHARGES_DELETE: "Delete a charge (marks it refunded, no money moves)",
     Permission.CREDIT_NOTES_CREATE: "Issue credit notes",
     Permission.AUDIT_VIEW: "Read the audit trail",
+    Permission.SETTINGS_MANAGE: "Manage the team, roles and the organization's settings",
 }
 
 
