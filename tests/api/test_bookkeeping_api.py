@@ -5,28 +5,11 @@ import json
 
 import pytest
 
+from api_calls import assert_error, post, post_raw
 from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Invoice, Refund
-
-
-def post(client, url, body=None, **headers):
-    return client.post(url, data=json.dumps(body or {}), content_type="application/json", headers=headers)
-
-
-def post_raw(client, url, raw: str, **headers):
-    return client.post(url, data=raw, content_type="application/json", headers=headers)
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"detail", "code"}
-    assert body["detail"]
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 def everything(org) -> tuple:
