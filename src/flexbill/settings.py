@@ -7,6 +7,7 @@ FLEXBILL_ENCRYPTION_KEYS. Without them flexbill runs from ./var/ with SQLite, wh
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -251,5 +252,18 @@ def _trusted_proxy_count() -> int:
 # How many reverse proxies we run in front of flexbill, each appending to X-Forwarded-For. 0: the client address is
 # REMOTE_ADDR and X-Forwarded-For is ignored (anyone can send it); N: the N-th address from the right of it.
 FLEXBILL_TRUSTED_PROXY_COUNT = _trusted_proxy_count()
+
+
+def _public_url() -> str:
+    value = os.environ.get("FLEXBILL_PUBLIC_URL", "").strip().rstrip("/")
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment):
+        raise ValueError(f"FLEXBILL_PUBLIC_URL must be like https://billing.example.com, not {value!r}.")
+    return value
+
+
+# The address people reach flexbill at, e.g. https://billing.example.com: the Stripe page shows the webhook URL under
+# it. Empty: built from each request's host (one of FLEXBILL_ALLOWED_HOSTS) and scheme.
+FLEXBILL_PUBLIC_URL = _public_url()
 # Test settings only: names a point where the refund flow kills its own process (crash-recovery tests).
 FLEXBILL_FAULT_INJECTION = _env_flag("FLEXBILL_FAULT_INJECTION", False)

@@ -3,6 +3,7 @@ with a message and a non-zero exit, where Python's int() would have refunded 12.
 
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -80,4 +81,19 @@ def test_org_create_takes_the_locale_staff_type_amounts_in_and_refuses_one_babel
 
     with pytest.raises(CommandError, match="Unknown locale 'xx_QQ'"):
         call_command("org", "create", "--slug=nowhere", "--name=Nowhere", "--locale=xx_QQ", stdout=io.StringIO())
+    assert not Organization.objects.filter(slug="nowhere").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--currency=xau", "'xau' is not a currency Stripe charges"),
+        ("--currency=euro", "'euro' is not a currency Stripe charges"),
+        ("--locale=und", "Unknown locale 'und'"),  # babel would have read it as en_US
+        ("--locale=de_DE@euro", "Unknown locale 'de_DE@euro'"),
+    ],
+)
+def test_org_create_refuses_the_currencies_and_locales_the_settings_page_refuses(db, option, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("org", "create", "--slug=nowhere", "--name=Nowhere", option, stdout=io.StringIO())
     assert not Organization.objects.filter(slug="nowhere").exists()

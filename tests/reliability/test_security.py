@@ -79,10 +79,12 @@ def test_webhook_secrets_and_stripe_keys_never_appear_in_answers_pages_or_logs(
         "/api/v1/refunds",
         "/api/v1/audit-events",
         "/api/v1/webhook-endpoints",
+        "/api/v1/organization",
         "/api/openapi.json",
     ]
     pages = ["/", f"/invoices/{invoice}/", f"/charges/{charge}/details/", f"/charges/{charge}/refund/"]
     pages += ["/integrations/webhooks/", f"/integrations/webhooks/{created.json()['id']}/"]
+    pages += ["/settings/", "/settings/organization/", "/settings/stripe/"]
     platform = Client()
     platform.force_login(get_user_model().objects.create_superuser("platform", "platform@example.com", "x" * 12))
     platform_pages = ["/platform/accounts/organization/", f"/platform/accounts/organization/{org.pk}/change/"]

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flexbill.billing.currencies import STRIPE_CURRENCIES, normalize_currency
 from flexbill.billing.services.refunds import request_fingerprint
+from flexbill.currencies import STRIPE_CURRENCIES, normalize_currency
 
 pytestmark = pytest.mark.nostripe
 

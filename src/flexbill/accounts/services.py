@@ -1,6 +1,5 @@
 """Writes for organizations, roles, users and tokens (used by the CLI, the demo and tests)."""
 
-from babel import Locale, UnknownLocaleError
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -10,6 +9,7 @@ from flexbill.errors import InvalidInput
 
 from .models import ApiToken, CustomRole, Membership, Organization, hash_token
 from .permissions import Permission, Role
+from .rules import known_currency, known_locale
 from .sign_in.identity import sign_in_identity
 
 
@@ -27,8 +27,8 @@ def organization_create(
         name=name,
         stripe_secret_key=stripe_secret_key,
         stripe_webhook_secret=stripe_webhook_secret,
-        default_currency=currency.lower(),
-        locale=_known_locale(locale),
+        default_currency=known_currency(currency),
+        locale=known_locale(locale),
     )
     try:
         org.full_clean()
@@ -95,14 +95,6 @@ def api_token_create(*, membership: Membership) -> str:
     raw = ApiToken.generate()
     ApiToken.objects.create(membership=membership, token_hash=hash_token(raw), prefix=raw[:10])
     return raw
-
-
-def _known_locale(locale: str) -> str:
-    """Staff type amounts the way this locale writes numbers, so it must be one babel knows ("de_DE")."""
-    try:
-        return str(Locale.parse(locale.replace("-", "_")))
-    except (UnknownLocaleError, ValueError, TypeError) as exc:
-        raise InvalidInput(f"Unknown locale {locale!r}: use a locale id such as en_US, de_DE or fr_FR.") from exc
 
 
 def _first_message(exc: ValidationError) -> str:

@@ -16,6 +16,7 @@ from flexbill.errors import InvalidInput
 from . import errors, schemas
 from .access import org_of, require
 from .auth import BearerToken
+from .organization import router as organization_router
 from .reports import router as reports_router
 from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
 
@@ -283,3 +284,4 @@ def audit_event_list(
 
 
 api.add_router("/v1", reports_router)
+api.add_router("/v1", organization_router)

@@ -16,6 +16,9 @@ other reading suggested, and the refund dialog always shows the amount as unders
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -29,6 +32,25 @@ DEFAULT_LOCALE = "en_US"
 MAX_INPUT_LENGTH = 30
 SPACE_GROUPS = "\u202f\u00a0 "  # fr_FR groups with U+202F; people also type NBSP or a plain space
 APOSTROPHE_GROUPS = "'\u2019"  # de_CH groups with an apostrophe, typed straight or curly
+
+
+# The locale amounts are shown in while one request is answered: its organization's (web/access.py member_view sets
+# it), so that every amount a page shows, through the `money` filter in any template or partial, is written the way
+# staff type it. Outside a member's request (e-mails, the CLI) amounts are written in en_US.
+_display_locale: ContextVar[str] = ContextVar("flexbill_money_display_locale", default=DEFAULT_LOCALE)
+
+
+@contextmanager
+def money_display_locale(locale: str | None) -> Iterator[None]:
+    token = _display_locale.set(locale_id(locale))
+    try:
+        yield
+    finally:
+        _display_locale.reset(token)
+
+
+def display_locale() -> str:
+    return _display_locale.get()
 
 
 class AmountError(ValueError):

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import charge_views, report_views, views, webhook_views
+from . import charge_views, report_views, settings_views, views, webhook_views
 
 app_name = "web"
 
@@ -29,6 +29,14 @@ urlpatterns = [
     ),
     path("reports/refunds/", report_views.refunds_report_page, name="refunds_report"),
     path("reports/refunds.csv", report_views.refunds_csv, name="refunds_csv"),
+    path("settings/", settings_views.settings_home, name="settings"),
+    path("settings/organization/", settings_views.organization_preferences, name="settings_organization"),
+    path("settings/stripe/", settings_views.stripe_settings, name="settings_stripe"),
+    path("settings/stripe/secret-key/", settings_views.stripe_secret_key, name="settings_stripe_secret_key"),
+    path(
+        "settings/stripe/webhook-secret/", settings_views.stripe_webhook_secret, name="settings_stripe_webhook_secret"
+    ),
+    path("settings/stripe/test-event/", settings_views.stripe_test_event, name="settings_stripe_test_event"),
     path("integrations/webhooks/", webhook_views.webhook_endpoints, name="webhook_endpoints"),
     path(
         "integrations/webhooks/<int:endpoint_id>/",

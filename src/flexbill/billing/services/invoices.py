@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.services import Actor, audit_record
+from flexbill.currencies import normalize_currency
 from flexbill.errors import Conflict, InvalidInput
 
 from .. import rules
-from ..currencies import normalize_currency
 from ..models import Customer, Invoice, InvoiceLine, InvoiceNumberSequence, InvoicePaymentMethod
 
 MAX_LINES = 200
