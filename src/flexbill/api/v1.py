@@ -18,6 +18,7 @@ from .access import org_of, require
 from .auth import BearerToken
 from .reports import router as reports_router
 from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
+from .team import router as team_router
 
 
 class JsonObjectParser(Parser):
@@ -283,3 +284,4 @@ def audit_event_list(
 
 
 api.add_router("/v1", reports_router)
+api.add_router("/v1", team_router)

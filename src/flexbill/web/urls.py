@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import charge_views, report_views, views, webhook_views
+from . import account_views, charge_views, report_views, settings_views, views, webhook_views
+from .access import member_view
 
 app_name = "web"
 
@@ -15,6 +16,25 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", account_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", account_views.password_reset_done, name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        account_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password-reset/done/", account_views.password_reset_complete, name="password_reset_complete"),
+    path("invitations/<str:token>/", account_views.invitation_accept, name="invitation_accept"),
+    path("settings/", settings_views.settings_index, name="settings_index"),
+    path("settings/password/", member_view(account_views.PasswordChangeView.as_view()), name="password_change"),
+    path("settings/team/", settings_views.team_page, name="settings_team"),
+    path("settings/team/<int:member_id>/role/", settings_views.member_role_change, name="settings_member_role"),
+    path("settings/team/<int:member_id>/remove/", settings_views.member_remove, name="settings_member_remove"),
+    path("settings/roles/", settings_views.roles_page, name="settings_roles"),
+    path("settings/roles/<int:role_id>/", settings_views.role_edit, name="settings_role"),
+    path("settings/roles/<int:role_id>/delete/", settings_views.role_delete, name="settings_role_delete"),
+    path("settings/api-tokens/", settings_views.tokens_page, name="settings_tokens"),
+    path("settings/api-tokens/<int:token_id>/revoke/", settings_views.token_revoke, name="settings_token_revoke"),
     path("", views.invoice_list, name="invoice_list"),
     path("invoices.csv", report_views.invoices_csv, name="invoices_csv"),
     path("invoices/<int:invoice_id>/", views.invoice_detail, name="invoice_detail"),
