@@ -14,13 +14,16 @@ NAME_MAX = 100
 
 
 def api_token_name_clean(name) -> str:
-    text = " ".join(str(name or "").split())
+    raw = str(name or "")
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in raw):
+        raise InvalidInput(
+            "A token's name cannot contain line breaks, control or invisible characters.", code="name_invalid"
+        )
+    text = " ".join(raw.split())
     if not text:
         raise InvalidInput('Name the token after what will use it, e.g. "Accounting export".', code="name_required")
     if len(text) > NAME_MAX:
         raise InvalidInput(f"A token's name is at most {NAME_MAX} characters.", code="name_too_long")
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in text):
-        raise InvalidInput("A token's name cannot contain control or invisible characters.", code="name_invalid")
     return text
 
 
