@@ -256,3 +256,16 @@ def test_when_the_invitation_e_mail_cannot_be_sent_nothing_is_kept(org, owner_cl
 
     assert response.status_code == 502 and response.json()["code"] == "email_failed"
     assert not Membership.objects.filter(organization=org, user__username="grace@example.com").exists()
+
+
+def test_the_invitation_link_works_for_flexbill_invitation_days_and_not_a_minute_more(org, owner_client, settings):
+    settings.FLEXBILL_INVITATION_DAYS = 2
+    post(owner_client, "/api/v1/members", {"email": "grace@example.com", "role": "member"})
+    path = path_of(invitation_link(mail.outbox[-1]))
+    now = timezone.now()
+
+    with time_machine.travel(now + timezone.timedelta(days=2, minutes=1)):
+        assert Client().get(path).status_code == 400
+    with time_machine.travel(now + timezone.timedelta(days=1, hours=23)):
+        assert Client().get(path).status_code == 200
+    assert "2 days" in mail.outbox[-1].body

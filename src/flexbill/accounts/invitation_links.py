@@ -29,7 +29,7 @@ NOT_VALID = (
 
 
 def invitation_days() -> int:
-    return int(getattr(settings, "FLEXBILL_INVITATION_DAYS", 7))
+    return settings.FLEXBILL_INVITATION_DAYS
 
 
 def new_nonce() -> tuple[str, str]:
