@@ -81,7 +81,7 @@ def _fresh_acting(acting: Membership) -> Membership:
 
 def _locked_member(acting: Membership, member_id: int) -> Membership:
     member = (
-        Membership.objects.select_for_update()
+        Membership.objects.select_for_update(of=("self",))
         .select_related("user", "custom_role")
         .filter(organization_id=acting.organization_id, pk=member_id)
         .first()
@@ -202,13 +202,17 @@ def invitation_accept(*, token: str, new_password: str | None, password_checked:
     account proves it first (`password_checked`, by signing in through the throttled backend in the view)."""
     with transaction.atomic():
         member = invitation_get(token=token)
+        # Read again under the row lock: of two acceptances of one link at once, one joins and the other is
+        # refused, and a link replaced by a newer invitation meanwhile no longer matches.
         member = (
-            Membership.objects.select_for_update()
+            Membership.objects.select_for_update(of=("self",))
             .select_related("user", "organization", "custom_role")
             .get(pk=member.pk)
         )
-        # Checked again under the lock: of two acceptances of one link at once, one joins and the other is refused.
-        if member.status != MembershipStatus.PENDING or not member.invitation_digest:
+        _, nonce = invitation_links.read_link_token(token)
+        if member.status != MembershipStatus.PENDING or not invitation_links.nonce_matches(
+            nonce, member.invitation_digest
+        ):
             raise InvalidInput(invitation_links.NOT_VALID, code="invitation_invalid")
         user = member.user
         if user.has_usable_password():
