@@ -242,6 +242,17 @@ FLEXBILL_RECONCILE_INTERVAL = float(os.environ.get("FLEXBILL_RECONCILE_INTERVAL"
 FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = _env_flag("FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP", False)
 
 
+def _invitation_days() -> int:
+    value = os.environ.get("FLEXBILL_INVITATION_DAYS", "7").strip() or "7"
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 90:
+        raise ValueError(f"FLEXBILL_INVITATION_DAYS must be a whole number of days from 1 to 90, not {value!r}.")
+    return int(value)
+
+
+# How long an invitation's one-time link works.
+FLEXBILL_INVITATION_DAYS = _invitation_days()
+
+
 def _trusted_proxy_count() -> int:
     value = os.environ.get("FLEXBILL_TRUSTED_PROXY_COUNT", "0").strip() or "0"
     if not value.isdigit():

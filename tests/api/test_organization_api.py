@@ -142,8 +142,9 @@ def test_patching_nothing_new_changes_and_audits_nothing(org, owner, api_client)
 def test_without_settings_manage_patching_the_organization_is_a_403_and_changes_nothing(
     org, make_member, api_client, role
 ):
+    client = api_client(make_member(org, role))
     before = state(org)
-    response = send(api_client(make_member(org, role)), "patch", "/api/v1/organization", {"name": "Mine now"})
+    response = send(client, "patch", "/api/v1/organization", {"name": "Mine now"})
     assert_error(response, 403, "permission_denied")
     assert state(org) == before
 

@@ -6,7 +6,7 @@ from babel import Locale
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flexbill.accounts.rules import COMMON_LOCALES, known_currency, known_locale, organization_name
+from flexbill.accounts.organization_rules import COMMON_LOCALES, known_currency, known_locale, organization_name
 from flexbill.errors import InvalidInput
 from flexbill.stripe_gateway.keys import is_webhook_secret, key_mode, last4
 

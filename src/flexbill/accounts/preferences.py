@@ -8,8 +8,8 @@ from flexbill.audit.services import Actor, audit_record
 from flexbill.errors import InvalidInput, PermissionDenied
 
 from .models import Membership, Organization
+from .organization_rules import known_currency, known_locale, organization_name
 from .permissions import Permission
-from .rules import known_currency, known_locale, organization_name
 
 PREFERENCES = ("name", "default_currency", "locale", "refund_emails_enabled")
 NOT_ALLOWED = "Your role does not allow you to change the organization's settings."

@@ -19,6 +19,7 @@ from .auth import BearerToken
 from .organization import router as organization_router
 from .reports import router as reports_router
 from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
+from .team import router as team_router
 
 
 class JsonObjectParser(Parser):
@@ -285,3 +286,4 @@ def audit_event_list(
 
 api.add_router("/v1", reports_router)
 api.add_router("/v1", organization_router)
+api.add_router("/v1", team_router)

@@ -68,5 +68,6 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
 
 
 def _billing_admin_emails(organization) -> list[str]:
+    # has_permission is False for invitations not yet accepted: they hear nothing until they join.
     memberships = Membership.objects.filter(organization=organization).select_related("user", "custom_role")
     return sorted({m.user.email for m in memberships if m.user.email and m.has_permission(Permission.CHARGES_REFUND)})

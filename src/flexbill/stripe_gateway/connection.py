@@ -16,7 +16,7 @@ from django.db import transaction
 from django.urls import resolve
 
 from flexbill.accounts.models import Membership, Organization
-from flexbill.accounts.rules import may_change_stripe_connection
+from flexbill.accounts.organization_rules import may_change_stripe_connection
 from flexbill.audit.services import Actor, audit_record
 from flexbill.errors import InvalidInput, PermissionDenied, StripeFailed
 

@@ -1,12 +1,14 @@
-"""Forms of the settings pages: they read what people type; accounts and stripe_gateway decide what is allowed."""
+"""Forms of the settings pages: they parse what people type; accounts' services decide what is allowed."""
 
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm
 
-from flexbill.accounts.rules import COMMON_LOCALES, MAX_NAME
-from flexbill.currencies import STRIPE_CURRENCIES
+from flexbill.accounts.models import CustomRole
+from flexbill.accounts.permissions import Permission, Role
+from flexbill.accounts.sign_in.identity import sign_in_identity
 
 
-class DomainErrorForm(forms.Form):
+class DomainErrorsForm(forms.Form):
     ERROR_FIELDS: dict[str, str] = {}
 
     def add_domain_error(self, exc) -> None:
@@ -14,54 +16,90 @@ class DomainErrorForm(forms.Form):
         self.add_error(self.ERROR_FIELDS.get(exc.code), exc.detail)
 
 
-class PreferencesForm(DomainErrorForm):
-    name = forms.CharField(max_length=MAX_NAME, label="Organization name")
-    default_currency = forms.ChoiceField(
-        choices=[(c, c.upper()) for c in sorted(STRIPE_CURRENCIES)],
-        label="Default currency",
-        help_text="Of new invoices; an invoice may still be in any currency Stripe charges.",
+def role_choices(organization) -> list[tuple[str, str]]:
+    built_in = [(Role.MEMBER.value, "Member (view only)"), (Role.ADMIN.value, "Admin"), (Role.OWNER.value, "Owner")]
+    custom = [
+        (f"custom:{r.name}", r.name) for r in CustomRole.objects.filter(organization=organization).order_by("name")
+    ]
+    return built_in + custom
+
+
+class InviteForm(DomainErrorsForm):
+    email = forms.CharField(max_length=254, label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(choices=())
+    ERROR_FIELDS = {"invalid_email": "email", "already_member": "email", "unknown_role": "role"}
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = role_choices(organization)
+
+
+class MemberRoleForm(DomainErrorsForm):
+    role = forms.ChoiceField(choices=())
+    ERROR_FIELDS = {"unknown_role": "role"}
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = role_choices(organization)
+
+
+class RoleForm(DomainErrorsForm):
+    name = forms.CharField(max_length=100)
+    permissions = forms.MultipleChoiceField(
+        choices=[(p.value, p.value) for p in Permission], required=False, widget=forms.CheckboxSelectMultiple
     )
-    # Free text with suggestions: any locale babel knows is accepted, the common ones are offered.
-    locale = forms.CharField(
-        max_length=40,
-        label="Locale for money",
-        help_text="How staff type and read amounts: en_US writes 1,234.50, de_DE 1.234,50.",
-        widget=forms.TextInput(attrs={"list": "common-locales", "autocomplete": "off", "spellcheck": "false"}),
+    ERROR_FIELDS = {
+        "name_required": "name",
+        "name_too_long": "name",
+        "name_invalid": "name",
+        "name_taken": "name",
+        "unknown_permission": "permissions",
+    }
+
+
+class TokenForm(DomainErrorsForm):
+    name = forms.CharField(max_length=100, label="Name", help_text="What will use it, e.g. “Accounting export”.")
+    ERROR_FIELDS = {"name_required": "name", "name_too_long": "name", "name_invalid": "name"}
+
+
+class NewPasswordForm(DomainErrorsForm):
+    """Choosing a password when accepting an invitation; the service runs Django's password validators."""
+
+    password1 = forms.CharField(
+        label="Choose a password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
-    refund_emails_enabled = forms.BooleanField(required=False, label="E-mail customers when a refund succeeds")
+    password2 = forms.CharField(
+        label="Type it again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    ERROR_FIELDS = {"password_invalid": "password1"}
 
-    ERROR_FIELDS = {"name_invalid": "name", "currency_invalid": "default_currency", "locale_invalid": "locale"}
-    common_locales = COMMON_LOCALES
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password2") and data["password1"] != data["password2"]:
+            self.add_error("password2", "The two passwords differ.")
+        return data
 
 
-class _SecretInput(forms.PasswordInput):
-    """Write-only: never rendered back (render_value=False), and not offered to password managers or autofill."""
+class ExistingPasswordForm(DomainErrorsForm):
+    password = forms.CharField(
+        label="Your flexbill password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
-    def __init__(self, placeholder: str):
-        super().__init__(
-            render_value=False,
-            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off", "placeholder": placeholder},
+
+class IdentityPasswordResetForm(PasswordResetForm):
+    """Finds the account the way sign-in does (sign_in_identity), so every spelling of an e-mail that signs in as
+    an account also resets its password. Accounts still waiting to accept an invitation have no password to reset:
+    they use the invitation's link."""
+
+    def get_users(self, email):
+        from django.contrib.auth import get_user_model
+
+        User = get_user_model()
+        identity = sign_in_identity(email)
+        return (
+            user
+            for user in User._default_manager.filter(username=identity, is_active=True)
+            if user.has_usable_password()
         )
-
-
-class SecretKeyForm(DomainErrorForm):
-    secret_key = forms.CharField(
-        max_length=1000, label="Secret key", strip=False, widget=_SecretInput("sk_test_… or sk_live_…")
-    )
-    ERROR_FIELDS = {
-        "secret_missing": "secret_key",
-        "secret_invalid": "secret_key",
-        "secret_key_invalid": "secret_key",
-        "secret_key_refused": "secret_key",
-    }
-
-
-class WebhookSecretForm(DomainErrorForm):
-    webhook_secret = forms.CharField(
-        max_length=1000, label="Signing secret", strip=False, widget=_SecretInput("whsec_…")
-    )
-    ERROR_FIELDS = {
-        "secret_missing": "webhook_secret",
-        "secret_invalid": "webhook_secret",
-        "webhook_secret_invalid": "webhook_secret",
-    }

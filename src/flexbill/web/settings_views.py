@@ -1,130 +1,212 @@
-"""Settings: the landing page, Organization (preferences) and Stripe (the connection). Views translate: forms read
-input, one service decides, refusals are shown next to the field."""
+"""Settings pages: the landing page, Team (invite, change role, remove), Roles (with the permission tree) and
+personal API tokens. Views translate; accounts' services decide who may do what."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from flexbill.accounts.permissions import Permission
-from flexbill.accounts.preferences import organization_preferences_update
-from flexbill.accounts.rules import may_change_stripe_connection
-from flexbill.audit.services import Actor
-from flexbill.errors import InvalidInput, StripeFailed
-from flexbill.public_url import absolute_url
-from flexbill.stripe_gateway.connection import stripe_connection_update, stripe_test_event_send
-from flexbill.stripe_gateway.selectors import stripe_connection_get
+from flexbill.accounts import roles, selectors, team, tokens
+from flexbill.accounts.permissions import PERMISSION_TREE, ROLE_PERMISSIONS, Permission, Role
+from flexbill.errors import Conflict, EmailFailed, InvalidInput, PermissionDenied
 
 from .access import member_view, requires
-from .settings_forms import PreferencesForm, SecretKeyForm, WebhookSecretForm
+from .settings_forms import InviteForm, MemberRoleForm, RoleForm, TokenForm
 
 
 @require_GET
 @member_view
-@requires(Permission.SETTINGS_MANAGE)
-def settings_home(request):
-    return render(request, "web/settings.html")
+def settings_index(request):
+    return render(request, "web/settings/index.html")
 
 
+def _team_page(request, *, form=None, status=200):
+    organization = request.membership.organization
+    members = selectors.member_list(organization=organization)
+    return render(
+        request,
+        "web/settings/team.html",
+        {
+            "members": [(m, MemberRoleForm(organization=organization, initial={"role": m.role_ref})) for m in members],
+            "form": form or InviteForm(organization=organization),
+        },
+        status=status,
+    )
+
+
+@never_cache
 @require_http_methods(["GET", "POST"])
 @member_view
 @requires(Permission.SETTINGS_MANAGE)
-def organization_preferences(request):
+def team_page(request):
+    if request.method == "GET":
+        return _team_page(request)
     organization = request.membership.organization
-    initial = {
-        "name": organization.name,
-        "default_currency": organization.default_currency,
-        "locale": organization.locale,
-        "refund_emails_enabled": organization.refund_emails_enabled,
-    }
-    form = PreferencesForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    form = InviteForm(request.POST, organization=organization)
+    if form.is_valid():
         try:
-            organization_preferences_update(
-                membership=request.membership, actor=Actor.for_user(request.user), **form.cleaned_data
+            member = team.member_invite(
+                acting=request.membership,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                accept_url=lambda token: request.build_absolute_uri(reverse("web:invitation_accept", args=[token])),
             )
-        except InvalidInput as exc:
+        except (InvalidInput, Conflict, EmailFailed) as exc:
             form.add_domain_error(exc)
         else:
-            messages.success(request, "Preferences saved.")
-            return redirect("web:settings_organization")
-    return render(request, "web/settings_organization.html", {"form": form, "organization": organization})
+            messages.success(request, f"Invitation sent to {member.user.email}. The link works for one use.")
+            return redirect("web:settings_team")
+    return _team_page(request, form=form, status=400)
 
 
-@never_cache
-@require_GET
-@member_view
-@requires(Permission.SETTINGS_MANAGE)
-def stripe_settings(request):
-    return _stripe_page(request)
-
-
-@never_cache
 @require_POST
 @member_view
 @requires(Permission.SETTINGS_MANAGE)
-def stripe_secret_key(request):
-    form = SecretKeyForm(request.POST)
-    status = _save(request, form, "secret_key") if form.is_valid() else 400
-    if status == 200:
-        messages.success(request, "Stripe accepted the secret key; it is saved.")
-        return redirect("web:settings_stripe")
-    return _stripe_page(request, key_form=form, status=status)
-
-
-@never_cache
-@require_POST
-@member_view
-@requires(Permission.SETTINGS_MANAGE)
-def stripe_webhook_secret(request):
-    form = WebhookSecretForm(request.POST)
-    status = _save(request, form, "webhook_secret") if form.is_valid() else 400
-    if status == 200:
-        messages.success(request, "Signing secret saved. Send a test event to check it.")
-        return redirect("web:settings_stripe")
-    return _stripe_page(request, webhook_form=form, status=status)
-
-
-@never_cache
-@require_POST
-@member_view
-@requires(Permission.SETTINGS_MANAGE)
-def stripe_test_event(request):
-    try:
-        result = stripe_test_event_send(membership=request.membership)
-    except InvalidInput as exc:
-        messages.error(request, exc.detail)
-        return redirect("web:settings_stripe")
-    if result.verified:
-        messages.success(request, f"Test event {result.event_id} verified with the signing secret and stored.")
-    else:
-        messages.error(request, f"Test event {result.event_id} was not accepted: {result.detail}")
-    return redirect("web:settings_stripe")
-
-
-def _save(request, form, field: str) -> int:
-    """The answer's status: 200 saved; 400 or 502 with the refusal next to the field (Stripe unreachable above the
-    form). Only owners may save: the service refuses anyone else, which member_view shows as a 403 page."""
-    try:
-        stripe_connection_update(membership=request.membership, **{field: form.cleaned_data[field]})
-    except InvalidInput as exc:
-        form.add_domain_error(exc)
-        return 400
-    except StripeFailed as exc:
-        form.add_error(None, exc.detail)
-        return 502
-    return 200
-
-
-def _stripe_page(request, *, key_form=None, webhook_form=None, status: int = 200):
+def member_role_change(request, member_id: int):
     organization = request.membership.organization
-    organization.refresh_from_db()
-    connection = stripe_connection_get(organization=organization)
+    member = selectors.member_get(organization=organization, member_id=member_id)
+    form = MemberRoleForm(request.POST, organization=organization)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the roles offered.")
+        return redirect("web:settings_team")
+    try:
+        member = team.member_change_role(acting=request.membership, member=member, role=form.cleaned_data["role"])
+    except (InvalidInput, Conflict) as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"{member.user.email} is now {member.role_label}.")
+    return redirect("web:settings_team")
+
+
+@require_POST
+@member_view
+@requires(Permission.SETTINGS_MANAGE)
+def member_remove(request, member_id: int):
+    member = selectors.member_get(organization=request.membership.organization, member_id=member_id)
+    try:
+        team.member_remove(acting=request.membership, member=member)
+    except Conflict as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(
+            request, f"{member.user.email} was removed: their sessions ended and API tokens stopped working."
+        )
+    return redirect("web:settings_team")
+
+
+def _tree_context(form, *, held: frozenset[str]) -> dict:
+    chosen = set(form["permissions"].value() or [])
+    return {"tree": PERMISSION_TREE, "chosen": chosen, "always": ROLE_PERMISSIONS[Role.CUSTOM], "held": held}
+
+
+def _held(membership) -> frozenset[str]:
+    from flexbill.accounts.permissions import role_grants
+
+    custom = frozenset(membership.custom_role.permissions) if membership.custom_role else frozenset()
+    return role_grants(membership.role, custom)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@member_view
+@requires(Permission.SETTINGS_MANAGE)
+def roles_page(request):
+    organization = request.membership.organization
+    form = RoleForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                role = roles.role_create(acting=request.membership, **form.cleaned_data)
+            except (InvalidInput, Conflict) as exc:
+                form.add_domain_error(exc)
+            else:
+                messages.success(request, f"Role {role.name} created.")
+                return redirect("web:settings_roles")
+        status = 400
+    role_rows = [(r, selectors.role_holders(role=r)) for r in selectors.role_list(organization=organization)]
+    context = {"roles": role_rows, "form": form, **_tree_context(form, held=_held(request.membership))}
+    return render(request, "web/settings/roles.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@member_view
+@requires(Permission.SETTINGS_MANAGE)
+def role_edit(request, role_id: int):
+    role = selectors.role_get(organization=request.membership.organization, role_id=role_id)
+    form = RoleForm(request.POST or None, initial={"name": role.name, "permissions": role.permissions})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                role = roles.role_update(acting=request.membership, role=role, **form.cleaned_data)
+            except (InvalidInput, Conflict) as exc:
+                form.add_domain_error(exc)
+            else:
+                messages.success(request, f"Role {role.name} saved.")
+                return redirect("web:settings_roles")
+        status = 400
     context = {
-        "connection": connection,
-        "webhook_url": absolute_url(request, connection.webhook_path),
-        "can_change": may_change_stripe_connection(request.membership.role),
-        "key_form": key_form or SecretKeyForm(),
-        "webhook_form": webhook_form or WebhookSecretForm(),
+        "role": role,
+        "holders": selectors.role_holders(role=role),
+        "form": form,
+        **_tree_context(form, held=_held(request.membership)),
     }
-    return render(request, "web/settings_stripe.html", context, status=status)
+    return render(request, "web/settings/role.html", context, status=status)
+
+
+@require_POST
+@member_view
+@requires(Permission.SETTINGS_MANAGE)
+def role_delete(request, role_id: int):
+    role = selectors.role_get(organization=request.membership.organization, role_id=role_id)
+    try:
+        roles.role_delete(acting=request.membership, role=role)
+    except Conflict as exc:
+        messages.error(request, exc.detail)
+        return redirect("web:settings_role", role_id=role.pk)
+    messages.success(request, f"Role {role.name} deleted.")
+    return redirect("web:settings_roles")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@member_view
+def tokens_page(request):
+    """Personal API tokens. A new token is rendered (not redirected to) because it is shown this once."""
+    form = TokenForm(request.POST or None)
+    created = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                created = tokens.api_token_issue(membership=request.membership, name=form.cleaned_data["name"])
+            except (InvalidInput, PermissionDenied) as exc:
+                form.add_domain_error(exc)
+                status = 400
+            else:
+                form = TokenForm()
+        else:
+            status = 400
+    return render(
+        request,
+        "web/settings/tokens.html",
+        {"tokens": selectors.api_token_list(membership=request.membership), "form": form, "created": created},
+        status=status,
+    )
+
+
+@never_cache
+@require_POST
+@member_view
+def token_revoke(request, token_id: int):
+    token = selectors.api_token_get(membership=request.membership, token_id=token_id)
+    try:
+        tokens.api_token_revoke(membership=request.membership, token=token)
+    except Conflict as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Token {token.name or token.prefix} revoked: it stops working now.")
+    return redirect("web:settings_tokens")
