@@ -13,6 +13,8 @@ from flexbill.accounts.services import api_token_create, custom_role_create, org
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
 from flexbill.ops.localstripe import start_local_stripe
+from flexbill.outgoing import addresses
+from outgoing_urls import FAKE_DNS, fake_lookup
 
 WEBHOOK_SECRET = "whsec_test_flexbill"
 PASSWORD = "correct-horse-battery"
@@ -56,6 +58,14 @@ def _tasks_run_immediately(settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch) -> dict:
+    """Names resolve through a table the test may change (tests/outgoing_urls.py), never through real DNS."""
+    table = {name: list(found) for name, found in FAKE_DNS.items()}
+    monkeypatch.setattr(addresses, "lookup", fake_lookup(table))
+    return table
+
+
 @pytest.fixture
 def make_org(db):
     def make(slug: str | None = None, **kwargs) -> Organization:
@@ -66,6 +76,7 @@ def make_org(db):
             stripe_secret_key=kwargs.pop("stripe_secret_key", f"sk_test_{uuid.uuid4().hex[:12]}"),
             stripe_webhook_secret=kwargs.pop("stripe_webhook_secret", WEBHOOK_SECRET),
             currency=kwargs.pop("currency", "usd"),
+            locale=kwargs.pop("locale", "en_US"),
         )
 
     return make
@@ -163,11 +174,22 @@ def paid_charge(org, make_paid_charge):
 
 
 @pytest.fixture
-def refunds_of_every_origin(org, owner, make_paid_charge):
+def refunds_of_every_origin(org, owner, make_paid_charge, make_org, make_member):
     """Succeeded refunds from flexbill (2500 duplicate, 1000 requested by customer) and from Stripe (3000),
-    and a 700 credit note recording money returned by bank transfer."""
+    and a 700 credit note recording money returned by bank transfer. Another organization has refunds of every
+    origin too, which no figure of `org` may count."""
     from flexbill.billing.services.reconcile import reconcile_organization
     from flexbill.stripe_gateway.devtools import stripe_refund_directly
+
+    other = make_org()
+    their_owner = make_member(other, "owner")
+    theirs = make_paid_charge(other, amount=9000)
+    services.refund_create(membership=their_owner, charge=theirs, amount=400, reason="duplicate")
+    stripe_refund_directly(other, charge_id=theirs.stripe_charge_id, amount=800)
+    reconcile_organization(other)
+    services.credit_note_create(
+        membership=their_owner, invoice=theirs.invoice, amount=300, reason="Theirs", refund_method="cash"
+    )
 
     first = make_paid_charge(org, amount=10000)
     second = make_paid_charge(org, amount=8000)

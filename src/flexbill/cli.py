@@ -19,7 +19,14 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["DATABASE_URL"] = f"sqlite:///{var.resolve() / 'demo.sqlite3'}"
     elif args[:1] == ["stripe_refund"]:
         _use_running_demo()
-    execute_from_command_line(["flexbill", *args])
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        execute_from_command_line(["flexbill", *args])
+    except ImproperlyConfigured as exc:
+        # A configuration mistake (a missing or malformed FLEXBILL_ENCRYPTION_KEYS…) reads as one sentence.
+        sys.stderr.write(f"flexbill: {exc}\n")
+        sys.exit(2)
 
 
 def _use_running_demo() -> None:

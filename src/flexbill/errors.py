@@ -37,3 +37,10 @@ class StripeFailed(FlexbillError):
 
     status = 502
     code = "stripe_error"
+
+
+class EmailFailed(FlexbillError):
+    """An e-mail flexbill must send (an invitation) could not be handed to the mail server; nothing was kept."""
+
+    status = 502
+    code = "email_failed"

@@ -1,14 +1,18 @@
 """Django settings for flexbill.
 
-Configuration comes from the environment (see API.md): DATABASE_URL, FLEXBILL_STRIPE_API_BASE,
-FLEXBILL_SECRET_KEY. Without them flexbill runs from ./var/ with SQLite, which is what the demo uses.
+Configuration comes from the environment: DATABASE_URL, FLEXBILL_STRIPE_API_BASE, FLEXBILL_SECRET_KEY,
+FLEXBILL_ENCRYPTION_KEYS. Without them flexbill runs from ./var/ with SQLite, which is what the demo uses.
 """
 
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from flexbill.encryption.keys import GENERATE_HINT, generate_key, parse_keys
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("FLEXBILL_VAR_DIR", Path.cwd() / "var"))
@@ -21,20 +25,45 @@ def _env_flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key() -> str:
-    key = os.environ.get("FLEXBILL_SECRET_KEY")
-    if key:
-        return key
-    # Development only: a key generated once and kept beside the SQLite database.
+def _kept_in_var(name: str, generate) -> str:
+    """Development only: a value generated once and kept beside the SQLite database."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    path = VAR_DIR / "secret_key"
+    path = VAR_DIR / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        # Written whole under another name, then linked into place: processes starting together (the demo's
+        # server and worker, a test run and the server it starts) all end up reading the one value that won.
+        draft = VAR_DIR / f".{name}.{os.getpid()}"
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+            file.write(generate())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
+def _secret_key() -> str:
+    return os.environ.get("FLEXBILL_SECRET_KEY") or _kept_in_var("secret_key", lambda: secrets.token_urlsafe(50))
+
+
+def _encryption_keys() -> list[str]:
+    raw = os.environ.get("FLEXBILL_ENCRYPTION_KEYS", "")
+    if raw.strip():
+        return parse_keys(raw)
+    if _env_flag("FLEXBILL_SECURE", False):
+        # In production a key generated into ./var would be lost with the machine, and every secret with it.
+        raise ImproperlyConfigured(
+            "FLEXBILL_ENCRYPTION_KEYS must be set when FLEXBILL_SECURE is on: it encrypts the Stripe keys and "
+            f"webhook signing secrets stored in the database. Generate a key with: {GENERATE_HINT}"
+        )
+    return parse_keys(_kept_in_var("encryption_key", generate_key))
+
+
 SECRET_KEY = _secret_key()
+# Fernet keys for secrets stored in the database: the first encrypts, all decrypt (see flexbill.encryption.keys).
+FLEXBILL_ENCRYPTION_KEYS = _encryption_keys()
 DEBUG = _env_flag("FLEXBILL_DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("FLEXBILL_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("FLEXBILL_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -49,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tasks",
     "django_tasks_db",
+    "flexbill.encryption",
     "flexbill.accounts",
     "flexbill.audit",
     "flexbill.billing",
@@ -60,6 +90,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that it sees every error answer under /api/, whichever middleware or view produced it.
+    "flexbill.api.middleware.ApiErrorsAsJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "flexbill.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -113,6 +145,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every sign-in (the web login and /platform/) resolves the typed e-mail and is throttled here.
+AUTHENTICATION_BACKENDS = ["flexbill.accounts.backends.ThrottledEmailBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
@@ -153,7 +188,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else Non
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 CACHES = {
-    # Shared by every process (sign-in throttling must count attempts across web workers).
+    # Shared by every process.
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "flexbill_cache"},
     # Per process, for short-lived lookups that may be a few seconds stale.
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "flexbill-local"},
@@ -180,9 +215,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "errors": {"class": "logging.StreamHandler", "formatter": "plain", "level": "ERROR"},
+    },
     "loggers": {
         "flexbill": {"handlers": ["console"], "level": os.environ.get("FLEXBILL_LOG_LEVEL", "INFO")},
+        # Django logs a crash outside the API's handlers here; its defaults print it only with DEBUG on.
+        "django.request": {"handlers": ["errors"]},
     },
 }
 
@@ -213,5 +253,41 @@ FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS = float(os.environ.get("FLEXBILL_WEBHOOK_ORG_
 FLEXBILL_INBOX_STRIPE_READERS = int(os.environ.get("FLEXBILL_INBOX_STRIPE_READERS", "4"))
 # Outgoing webhooks go to https:// endpoints; plain http only where allowed (the demo's local receiver, tests).
 FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = _env_flag("FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP", False)
+
+
+def _invitation_days() -> int:
+    value = os.environ.get("FLEXBILL_INVITATION_DAYS", "7").strip() or "7"
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 90:
+        raise ValueError(f"FLEXBILL_INVITATION_DAYS must be a whole number of days from 1 to 90, not {value!r}.")
+    return int(value)
+
+
+# How long an invitation's one-time link works.
+FLEXBILL_INVITATION_DAYS = _invitation_days()
+
+
+def _trusted_proxy_count() -> int:
+    value = os.environ.get("FLEXBILL_TRUSTED_PROXY_COUNT", "0").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"FLEXBILL_TRUSTED_PROXY_COUNT must be 0 or a positive whole number, not {value!r}.")
+    return int(value)
+
+
+# How many reverse proxies we run in front of flexbill, each appending to X-Forwarded-For. 0: the client address is
+# REMOTE_ADDR and X-Forwarded-For is ignored (anyone can send it); N: the N-th address from the right of it.
+FLEXBILL_TRUSTED_PROXY_COUNT = _trusted_proxy_count()
+
+
+def _public_url() -> str:
+    value = os.environ.get("FLEXBILL_PUBLIC_URL", "").strip().rstrip("/")
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment):
+        raise ValueError(f"FLEXBILL_PUBLIC_URL must be like https://billing.example.com, not {value!r}.")
+    return value
+
+
+# The address people reach flexbill at, e.g. https://billing.example.com: the Stripe page shows the webhook URL under
+# it. Empty: built from each request's host (one of FLEXBILL_ALLOWED_HOSTS) and scheme.
+FLEXBILL_PUBLIC_URL = _public_url()
 # Test settings only: names a point where the refund flow kills its own process (crash-recovery tests).
 FLEXBILL_FAULT_INJECTION = _env_flag("FLEXBILL_FAULT_INJECTION", False)

@@ -1,15 +1,10 @@
 """Invoices and charges through the REST API (API.md): creation, filters, cursor pagination, detail."""
 
-import json
-
 import pytest
 
+from api_calls import post
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
-
-
-def post(client, url, body):
-    return client.post(url, data=json.dumps(body), content_type="application/json")
 
 
 @pytest.fixture

@@ -1,27 +1,12 @@
 """Refunds, charge actions, credit notes and audit through the REST API (API.md): status codes and error shapes."""
 
-import json
-
 import pytest
 
+from api_calls import assert_error, post
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Refund
 from flexbill.stripe_gateway.client import gateway_for
-
-
-def post(client, url, body=None, **headers):
-    return client.post(url, data=json.dumps(body or {}), content_type="application/json", headers=headers)
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"detail", "code"}
-    assert body["detail"]
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 def stripe_refunds(charge) -> dict[str, int]:

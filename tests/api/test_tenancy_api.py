@@ -1,25 +1,11 @@
 """Organizations never see or change each other's data, and bad requests are 4xx, never 500 (API.md)."""
 
-import json
-
 import pytest
 
+from api_calls import assert_error, post
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Refund
 from flexbill.stripe_gateway.client import gateway_for
-
-
-def post(client, url, body=None):
-    return client.post(url, data=json.dumps(body or {}), content_type="application/json")
-
-
-def assert_error(response, status: int | tuple[int, ...], code: str | None = None):
-    statuses = status if isinstance(status, tuple) else (status,)
-    assert response.status_code in statuses, response.content
-    body = response.json()
-    assert set(body) == {"detail", "code"}
-    if code is not None:
-        assert body["code"] == code
 
 
 @pytest.fixture

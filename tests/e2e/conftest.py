@@ -45,12 +45,12 @@ def page(browser, live_server):
 
 @pytest.fixture
 def shot(request, page):
-    """shot("step") saves a screenshot as test-artifacts/<test name>-<step>.png."""
+    """shot("step") saves a screenshot as test-artifacts/<test name>-<step>.png (of=page: another browser's page)."""
     ARTIFACTS.mkdir(exist_ok=True)
     name = re.sub(r"[^\w-]", "_", request.node.name)
 
-    def take(step: str, *, full_page: bool = True):
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{step}.png"), full_page=full_page)
+    def take(step: str, *, full_page: bool = True, of=None):
+        (of or page).screenshot(path=str(ARTIFACTS / f"{name}-{step}.png"), full_page=full_page)
 
     return take
 

@@ -1,8 +1,6 @@
 """Outgoing webhooks for integrators: signed with the documented scheme, retried with backoff, resendable."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -11,32 +9,7 @@ from flexbill.errors import InvalidInput
 from flexbill.outgoing.models import WebhookDelivery
 from flexbill.outgoing.services import retry_delay, webhook_deliver, webhook_endpoint_create, webhook_resend
 from flexbill.outgoing.signing import HEADER, verify
-
-
-class Receiver:
-    """A local integrator: records what it receives and answers with the next queued status code."""
-
-    def __init__(self):
-        self.requests: list[tuple[dict, bytes]] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+from webhook_servers import Receiver
 
 
 @pytest.fixture

@@ -1,42 +1,15 @@
 """Refunds requested at the same time never add up to more than the charge (DESIGN.md rule 3), and one
 Idempotency-Key gives one refund, however many requests carry it. Real threads, real database transactions."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from flexbill.billing import services
 from flexbill.billing.models import Charge, Refund
 from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.stripe_gateway.client import gateway_for
+from threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-THREADS = 8
-
-
-def run_together(target, n=THREADS) -> list:
-    """Run target() in n threads released at once; return each one's result or exception."""
-    start = threading.Barrier(n)
-    results: list = [None] * n
-
-    def work(i):
-        try:
-            start.wait()
-            results[i] = target()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each request ended with
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 def stripe_refunds(charge) -> dict[str, int]:

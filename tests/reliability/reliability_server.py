@@ -60,6 +60,8 @@ def start_server(log_path: Path, *, workers: int = 3, threads: int = 2, env: dic
         "DATABASE_URL": database_url(),
         "FLEXBILL_STRIPE_API_BASE": settings.FLEXBILL_STRIPE_API_BASE,
         "FLEXBILL_SECRET_KEY": SERVER_SECRET_KEY,
+        # The server must decrypt the secrets this test process stored.
+        "FLEXBILL_ENCRYPTION_KEYS": ",".join(settings.FLEXBILL_ENCRYPTION_KEYS),
         "FLEXBILL_LOG_LEVEL": "WARNING",
         **(env or {}),
     }

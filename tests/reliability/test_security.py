@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from flexbill.accounts.models import ApiToken
@@ -76,17 +79,30 @@ def test_webhook_secrets_and_stripe_keys_never_appear_in_answers_pages_or_logs(
         "/api/v1/refunds",
         "/api/v1/audit-events",
         "/api/v1/webhook-endpoints",
+        "/api/v1/organization",
         "/api/openapi.json",
     ]
     pages = ["/", f"/invoices/{invoice}/", f"/charges/{charge}/details/", f"/charges/{charge}/refund/"]
+    pages += ["/integrations/webhooks/", f"/integrations/webhooks/{created.json()['id']}/"]
+    pages += ["/settings/", "/settings/organization/", "/settings/stripe/"]
+    platform = Client()
+    platform.force_login(get_user_model().objects.create_superuser("platform", "platform@example.com", "x" * 12))
+    platform_pages = ["/platform/accounts/organization/", f"/platform/accounts/organization/{org.pk}/change/"]
     bodies = [api.get(p) for p in api_paths] + [owner_client.get(p) for p in pages]
+    bodies += [platform.get(p) for p in platform_pages]
     assert all(r.status_code == 200 for r in bodies), [(r.status_code, r.request["PATH_INFO"]) for r in bodies]
     # Deliveries, good and bad, are logged and stored: the secret must not leak through them either.
     deliver(Client(), org, charge_event(org, paid_charge.stripe_charge_id))
     post_raw(Client(), org.slug, "{}", "t=1,v1=bad")
-    for text in [r.content.decode() for r in bodies] + [caplog.text]:
+    with connection.cursor() as cursor:  # what a copy of the database would give away
+        cursor.execute("SELECT stripe_secret_key, stripe_webhook_secret FROM accounts_organization")
+        columns = [value for row in cursor.fetchall() for value in row]
+        cursor.execute("SELECT secret FROM outgoing_webhookendpoint")
+        columns += [value for (value,) in cursor.fetchall()]
+    for text in [r.content.decode() for r in bodies] + [caplog.text] + columns:
         for secret in [*secrets, endpoint_secret]:
             assert secret not in text
+    assert not any(marker in value for value in columns for marker in ("sk_test_", "whsec_", "fbwh_")), columns
 
 
 def test_api_tokens_are_stored_hashed(owner):
@@ -103,35 +119,86 @@ def test_pages_and_api_answers_carry_the_security_headers(owner_client, api_clie
         assert response["X-Content-Type-Options"] == "nosniff"
 
 
-def test_hsts_is_sent_over_https_when_flexbill_is_served_securely(settings, api_client, owner):
-    settings.SECURE_HSTS_SECONDS = 31536000
-    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    response = api_client(owner).get("/api/v1/invoices", secure=True)
-    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
-    assert "Strict-Transport-Security" not in api_client(owner).get("/api/v1/invoices")  # never over plain http
+HEADERS_UNDER_PRODUCTION_SETTINGS = """
+from django.test import Client
+client = Client()
+for secure in (True, False):
+    response = client.get("/login/", secure=secure)
+    print(secure, response.status_code, response.headers.get("Strict-Transport-Security", "-"))
+"""
 
 
 @pytest.mark.nostripe
-def test_deploy_checklist_is_clean_for_production_settings(tmp_path):
-    env = {
-        **os.environ,
-        "FLEXBILL_SECURE": "1",
-        "FLEXBILL_SECRET_KEY": "p" * 20 + "-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "FLEXBILL_ALLOWED_HOSTS": "billing.example.com",
-        "FLEXBILL_VAR_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
-    }
-    for leaked in ("FLEXBILL_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"):  # the browser tests set the latter in-process
-        env.pop(leaked, None)
+def test_hsts_is_sent_over_https_when_flexbill_is_served_securely(tmp_path):
+    """Run with the production settings themselves (FLEXBILL_SECURE=1), not with settings a test switched on."""
     result = subprocess.run(  # noqa: S603
-        [str(Path(sys.executable).with_name("flexbill")), "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
+        [str(Path(sys.executable).with_name("flexbill")), "shell", "-c", HEADERS_UNDER_PRODUCTION_SETTINGS],
+        env=production_env(tmp_path, FLEXBILL_ALLOWED_HOSTS="testserver"),
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    over_https, over_http = result.stdout.strip().splitlines()[-2:]
+    assert over_https.startswith("True 200 max-age=31536000"), result.stdout
+    assert over_http.startswith("False 301 -"), result.stdout  # plain http is redirected to https, without HSTS
+
+
+def production_env(tmp_path, **env_changes) -> dict:
+    """The environment of a production deployment; a change of None removes that variable."""
+    env = {
+        **os.environ,
+        "FLEXBILL_SECURE": "1",
+        "FLEXBILL_SECRET_KEY": "p" * 20 + "-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "FLEXBILL_ENCRYPTION_KEYS": f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}",
+        "FLEXBILL_ALLOWED_HOSTS": "billing.example.com",
+        "FLEXBILL_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
+    }
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in-process.
+    for leaked in ("FLEXBILL_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", *[k for k, v in env_changes.items() if v is None]):
+        env.pop(leaked, None)
+    env.update({k: v for k, v in env_changes.items() if v is not None})
+    return env
+
+
+def flexbill_check_with_production_settings(tmp_path, **env_changes) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).with_name("flexbill")), "check", "--deploy", "--fail-level", "WARNING"],
+        env=production_env(tmp_path, **env_changes),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.nostripe
+def test_deploy_checklist_is_clean_for_production_settings(tmp_path):
+    result = flexbill_check_with_production_settings(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.nostripe
+@pytest.mark.parametrize(
+    "keys, refusal",
+    [
+        (None, "FLEXBILL_ENCRYPTION_KEYS must be set when FLEXBILL_SECURE is on"),
+        (" , ", "FLEXBILL_ENCRYPTION_KEYS holds no key"),
+        ("not-a-fernet-key", "FLEXBILL_ENCRYPTION_KEYS: key 1 of 1 is not a Fernet key"),
+        (
+            f"{Fernet.generate_key().decode()},{'A' * 40}AA==",
+            "FLEXBILL_ENCRYPTION_KEYS: key 2 of 2 is not a Fernet key",
+        ),
+    ],
+    ids=["missing", "empty", "malformed", "second_malformed"],
+)
+def test_production_settings_without_a_valid_encryption_key_refuse_to_start(tmp_path, keys, refusal):
+    result = flexbill_check_with_production_settings(tmp_path, FLEXBILL_ENCRYPTION_KEYS=keys)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert refusal in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "encryption_key").exists()  # never a key generated beside the data in production
 
 
 # Cross-organization probes beyond tests/api/test_tenancy_api.py ----------------------------------------------------

@@ -147,10 +147,109 @@ def test_every_refusal_has_one_sentence_and_the_contract_http_status(refusal, st
     assert len(refusal.sentence) > 20
 
 
-def test_marking_refunded_is_refused_only_for_an_already_refunded_charge():
-    assert rules.mark_refunded_refusal(ChargeFacts(status="refunded")) is Refusal.ALREADY_REFUNDED
-    for status in ("success", "pending", "failed"):
-        assert rules.mark_refunded_refusal(ChargeFacts(status=status)) is None
+@pytest.mark.parametrize(
+    ("charge", "refusal"),
+    [
+        pytest.param(ChargeFacts(), None, id="paid"),
+        pytest.param(ChargeFacts(amount_reserved=4000), None, id="partially-refunded"),
+        pytest.param(ChargeFacts(source="xero", stripe_charge_id=None), None, id="paid-in-xero"),
+        pytest.param(ChargeFacts(status="failed", payment_status="failed"), Refusal.NOT_PAID, id="failed"),
+        pytest.param(
+            ChargeFacts(status="pending", payment_status="pending", stripe_charge_id=None),
+            Refusal.NOT_PAID,
+            id="pending",
+        ),
+        pytest.param(
+            ChargeFacts(status="refunded", amount_reserved=10000), Refusal.ALREADY_REFUNDED, id="refunded-in-stripe"
+        ),
+        pytest.param(ChargeFacts(status="refunded"), Refusal.ALREADY_REFUNDED, id="already-marked"),
+    ],
+)
+def test_only_a_paid_charge_not_yet_refunded_may_be_marked_refunded(charge, refusal):
+    assert rules.mark_refunded_refusal(charge) is refusal
+
+
+@pytest.mark.parametrize(
+    ("reserved", "invoice", "refusal"),
+    [
+        (0, rules.InvoiceRefunds(paid=10000, returned=0), None),
+        # This charge's own refunds already count (in flight or succeeded): marking adds the 6000 left.
+        (4000, rules.InvoiceRefunds(paid=10000, returned=0, in_flight=4000), None),
+        (4000, rules.InvoiceRefunds(paid=10000, returned=4000), None),
+        # Money already recorded as returned by a credit note: marking would show more refunded than paid.
+        (0, rules.InvoiceRefunds(paid=10000, returned=1), Refusal.REFUNDS_EXCEED_PAID),
+        (0, rules.InvoiceRefunds(paid=10000, returned=10000), Refusal.REFUNDS_EXCEED_PAID),
+    ],
+)
+def test_marking_refunded_is_refused_when_the_invoice_would_show_more_refunded_than_paid(reserved, invoice, refusal):
+    assert rules.mark_refunded_refusal(ChargeFacts(amount_reserved=reserved), invoice=invoice) is refusal
+
+
+@dataclass(frozen=True)
+class PaidCharge:
+    """The attributes rules.invoice_refunds reads from a Charge."""
+
+    amount: int = 10000
+    payment_status: str = "success"
+    amount_refunded: int = 0
+    amount_reserved: int = 0
+    marked_refunded_at: datetime | None = None
+
+
+def test_invoice_paid_counts_only_successful_payments_and_returned_counts_marks_in_full():
+    figures = rules.invoice_refunds(
+        [
+            PaidCharge(amount=5000, amount_refunded=1000, amount_reserved=3000),
+            PaidCharge(amount=2000, amount_refunded=500, amount_reserved=500, marked_refunded_at=NOW),
+            PaidCharge(amount=7000, payment_status="failed"),
+            PaidCharge(amount=9000, payment_status="pending"),
+        ],
+        outside_refunds=300,
+    )
+    assert figures == rules.InvoiceRefunds(paid=7000, returned=1000 + 2000 + 300, in_flight=2000)
+    assert figures.refunded == 3300
+    assert figures.room == 7000 - 3300 - 2000
+
+
+def test_invoice_never_shows_more_refunded_than_paid_and_says_by_how_much_returns_exceed_it():
+    figures = rules.InvoiceRefunds(paid=15000, returned=30000)
+    assert figures.refunded == 15000
+    assert figures.excess == 15000
+    assert figures.room == 0
+
+
+@pytest.mark.parametrize(
+    ("amount", "returned", "in_flight", "refusal"),
+    [
+        (5000, 0, 0, None),
+        (10000, 0, 0, None),
+        (10001, 0, 0, Refusal.REFUNDS_EXCEED_PAID),
+        (1, 10000, 0, Refusal.REFUNDS_EXCEED_PAID),
+        (6001, 0, 4000, Refusal.REFUNDS_EXCEED_PAID),  # a refund still in flight may yet succeed
+        (6000, 0, 4000, None),
+    ],
+)
+def test_credit_note_recording_money_returned_stays_within_what_was_paid(amount, returned, in_flight, refusal):
+    invoice = rules.InvoiceRefunds(paid=10000, returned=returned, in_flight=in_flight)
+    assert rules.recorded_refund_refusal(amount=amount, invoice=invoice) is refusal
+
+
+def test_nothing_paid_means_no_money_can_be_recorded_as_returned():
+    assert rules.recorded_refund_refusal(amount=1, invoice=rules.InvoiceRefunds(paid=0, returned=0)) is (
+        Refusal.REFUNDS_EXCEED_PAID
+    )
+
+
+def test_refund_through_stripe_is_bounded_by_what_the_invoice_may_still_refund():
+    charge = ChargeFacts()
+    invoice = rules.InvoiceRefunds(paid=10000, returned=7000)  # 7000 recorded as returned by a credit note
+    assert rules.refund_eligibility(charge, now=NOW, can_refund=True, invoice=invoice).amount == 3000
+    refused = rules.refund_eligibility(charge, now=NOW, can_refund=True, amount=3001, invoice=invoice)
+    assert refused.refusal is Refusal.REFUNDS_EXCEED_PAID
+    nothing_left = rules.InvoiceRefunds(paid=10000, returned=10000)
+    assert rules.refund_eligibility(charge, now=NOW, can_refund=True, invoice=nothing_left).refusal is (
+        Refusal.REFUNDS_EXCEED_PAID
+    )
 
 
 # Charge and invoice status -----------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
+from flexbill.encryption.fields import EncryptedTextField
+
 from .permissions import Permission, Role, role_permits
 
 
@@ -13,8 +15,9 @@ class Organization(models.Model):
 
     slug = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=200)
-    stripe_secret_key = models.CharField(max_length=255, blank=True)
-    stripe_webhook_secret = models.CharField(max_length=255, blank=True)
+    # Encrypted at rest (FLEXBILL_ENCRYPTION_KEYS); read here as plain text.
+    stripe_secret_key = EncryptedTextField(max_length=255, blank=True)
+    stripe_webhook_secret = EncryptedTextField(max_length=255, blank=True)
     # Only platform staff may turn this off (in Django admin), as in Flex where operators "contact support".
     refund_sync_enabled = models.BooleanField(default=True)
     # Email the customer when a refund succeeds (billing admins always hear about failed refunds).
@@ -40,6 +43,12 @@ class CustomRole(models.Model):
         return self.name
 
 
+class MembershipStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    # Invited and not yet accepted: holds no permission, signs nobody in, and no API token can be made for it.
+    PENDING = "pending", "Invited"
+
+
 class Membership(models.Model):
     """A user's place in one organization, with the role that decides what they may do there."""
 
@@ -47,6 +56,11 @@ class Membership(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=[(r.value, r.value.title()) for r in Role])
     custom_role = models.ForeignKey(CustomRole, null=True, blank=True, on_delete=models.PROTECT)
+    status = models.CharField(max_length=10, choices=MembershipStatus.choices, default=MembershipStatus.ACTIVE)
+    # The invitation link carries a random nonce; only its SHA-256 is kept. A new invitation replaces it and
+    # accepting clears it, which is what makes every link single-use and the previous one dead.
+    invitation_digest = models.CharField(max_length=64, blank=True, default="")
+    invitation_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -64,7 +78,18 @@ class Membership(models.Model):
     def role_label(self) -> str:
         return self.custom_role.name if self.role == Role.CUSTOM and self.custom_role else self.role.title()
 
+    @property
+    def role_ref(self) -> str:
+        """The role as the API and the CLI name it: owner, admin, member or custom:NAME."""
+        return f"custom:{self.custom_role.name}" if self.role == Role.CUSTOM and self.custom_role else self.role
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MembershipStatus.ACTIVE
+
     def has_permission(self, permission: Permission | str) -> bool:
+        if not self.is_active:
+            return False
         custom = frozenset(self.custom_role.permissions) if self.custom_role else frozenset()
         return role_permits(self.role, custom, str(permission))
 
@@ -77,6 +102,7 @@ class ApiToken(models.Model):
     """A Bearer token for the REST API. Only its SHA-256 is stored; the token is shown once when created."""
 
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True, default="")
     token_hash = models.CharField(max_length=64, unique=True, validators=[RegexValidator(r"^[0-9a-f]{64}$")])
     prefix = models.CharField(max_length=12)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -89,3 +115,39 @@ class ApiToken(models.Model):
     @staticmethod
     def generate() -> str:
         return "fb_" + secrets.token_urlsafe(32)
+
+
+class SignInCount(models.Model):
+    """Failed sign-ins against one identity: from one client address, or (address "*") from anywhere.
+
+    Attempts are counted before the password is checked, with single conditional UPDATEs, so simultaneous requests
+    can never get more tries than the limit; a successful attempt gives its count back.
+    """
+
+    ANYWHERE = "*"
+
+    identity = models.CharField(max_length=254)
+    address = models.CharField(max_length=64)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    next_allowed_at = models.DateTimeField()
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["identity", "address"], name="sign_in_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.identity} from {self.address}: {self.failures}"
+
+
+class UserSession(models.Model):
+    """A signed-in web session of a user, so that removing someone from an organization can end their sessions at
+    once without reading every session in the store."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="web_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.session_key[:6]}…)"

@@ -1,5 +1,7 @@
-"""Named permissions and what each built-in role holds. Pure data and one pure function: no ORM."""
+"""Named permissions, the tree they are shown in, and what each built-in role holds. Pure data and pure functions:
+no ORM."""
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -11,6 +13,7 @@ class Permission(StrEnum):
     CHARGES_DELETE = "billing.charges.delete"
     CREDIT_NOTES_CREATE = "billing.credit_notes.create"
     AUDIT_VIEW = "audit.events.view"
+    SETTINGS_MANAGE = "settings.manage"
 
 
 PERMISSION_LABELS = {
@@ -21,7 +24,68 @@ PERMISSION_LABELS = {
     Permission.CHARGES_DELETE: "Delete a charge (marks it refunded, no money moves)",
     Permission.CREDIT_NOTES_CREATE: "Issue credit notes",
     Permission.AUDIT_VIEW: "Read the audit trail",
+    Permission.SETTINGS_MANAGE: "Manage the team, roles and the organization's settings",
 }
+
+
+@dataclass(frozen=True)
+class PermissionAction:
+    permission: Permission
+    label: str
+
+
+@dataclass(frozen=True)
+class PermissionGroup:
+    """An area (Billing) or an object within it (Charges); `label` is empty for actions that sit on the area."""
+
+    label: str
+    actions: tuple[PermissionAction, ...] = ()
+    groups: tuple["PermissionGroup", ...] = ()
+
+
+# Areas › objects › actions, as the role editor shows them ("Billing › Charges › Refund charge"). Every Permission
+# appears exactly once (tests/unit/test_permission_tree.py).
+PERMISSION_TREE: tuple[PermissionGroup, ...] = (
+    PermissionGroup(
+        "Billing",
+        groups=(
+            PermissionGroup(
+                "Charges",
+                (
+                    PermissionAction(Permission.CHARGES_REFUND, "Refund charge"),
+                    PermissionAction(Permission.CHARGES_CHANGE_STATUS, "Change status"),
+                    PermissionAction(Permission.CHARGES_DELETE, "Delete"),
+                ),
+            ),
+            PermissionGroup("Credit notes", (PermissionAction(Permission.CREDIT_NOTES_CREATE, "Create"),)),
+            PermissionGroup(
+                "Invoices",
+                (
+                    PermissionAction(Permission.INVOICES_VIEW, "View"),
+                    PermissionAction(Permission.INVOICES_MANAGE, "Manage"),
+                ),
+            ),
+        ),
+    ),
+    PermissionGroup("Audit", (PermissionAction(Permission.AUDIT_VIEW, "View"),)),
+    PermissionGroup("Settings", (PermissionAction(Permission.SETTINGS_MANAGE, "Manage"),)),
+)
+
+
+def permission_paths() -> dict[str, str]:
+    """permission -> its place in the tree, "Billing › Charges › Refund charge"."""
+    paths: dict[str, str] = {}
+
+    def walk(group: PermissionGroup, trail: tuple[str, ...]) -> None:
+        here = (*trail, group.label) if group.label else trail
+        for action in group.actions:
+            paths[str(action.permission)] = " › ".join((*here, action.label))
+        for child in group.groups:
+            walk(child, here)
+
+    for area in PERMISSION_TREE:
+        walk(area, ())
+    return paths
 
 
 class Role(StrEnum):
@@ -46,3 +110,9 @@ def role_permits(role: str, custom_permissions: frozenset[str] | set[str], permi
     if role == Role.CUSTOM:
         granted = granted | frozenset(custom_permissions)
     return permission in granted
+
+
+def role_grants(role: str, custom_permissions: frozenset[str] | set[str] = frozenset()) -> frozenset[str]:
+    """Every permission a holder of this role has."""
+    granted = ROLE_PERMISSIONS[Role(role)]
+    return granted | frozenset(custom_permissions) if role == Role.CUSTOM else granted

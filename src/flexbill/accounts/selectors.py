@@ -2,7 +2,7 @@ from django.utils import timezone
 
 from flexbill.errors import NotFound
 
-from .models import ApiToken, Membership, Organization, hash_token
+from .models import ApiToken, CustomRole, Membership, MembershipStatus, Organization, hash_token
 
 
 def organization_get(*, slug: str) -> Organization:
@@ -15,7 +15,7 @@ def organization_get(*, slug: str) -> Organization:
 def membership_get(*, organization: Organization, email: str) -> Membership:
     membership = (
         Membership.objects.select_related("user", "organization", "custom_role")
-        .filter(organization=organization, user__username=email.lower())
+        .filter(organization=organization, user__username=email.lower(), status=MembershipStatus.ACTIVE)
         .first()
     )
     if membership is None:
@@ -29,7 +29,7 @@ def membership_for_token(*, raw_token: str) -> Membership | None:
         .filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
         .first()
     )
-    if token is None or not token.membership.user.is_active:
+    if token is None or not token.membership.user.is_active or not token.membership.is_active:
         return None
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
@@ -38,7 +38,58 @@ def membership_for_token(*, raw_token: str) -> Membership | None:
 
 
 def membership_for_user(*, user, organization_id: int | None = None) -> Membership | None:
-    qs = Membership.objects.select_related("organization", "custom_role", "user").filter(user=user)
+    qs = Membership.objects.select_related("organization", "custom_role", "user").filter(
+        user=user, status=MembershipStatus.ACTIVE
+    )
     if organization_id is not None:
         qs = qs.filter(organization_id=organization_id)
     return qs.order_by("id").first()
+
+
+# Team, roles and tokens (Settings) ----------------------------------------------------------------------------
+def member_list(*, organization: Organization) -> list[Membership]:
+    return list(
+        Membership.objects.select_related("user", "custom_role")
+        .filter(organization=organization)
+        .order_by("status", "user__username")
+    )
+
+
+def member_get(*, organization: Organization, member_id: int) -> Membership:
+    membership = (
+        Membership.objects.select_related("user", "organization", "custom_role")
+        .filter(organization=organization, pk=member_id)
+        .first()
+    )
+    if membership is None:
+        raise NotFound("No such member in this organization.")
+    return membership
+
+
+def role_list(*, organization: Organization) -> list[CustomRole]:
+    return list(CustomRole.objects.filter(organization=organization).order_by("name"))
+
+
+def role_get(*, organization: Organization, role_id: int) -> CustomRole:
+    role = CustomRole.objects.filter(organization=organization, pk=role_id).first()
+    if role is None:
+        raise NotFound("No such role in this organization.")
+    return role
+
+
+def role_holders(*, role: CustomRole) -> list[str]:
+    """E-mails of the members (invited ones too) who hold this role."""
+    return list(
+        Membership.objects.filter(custom_role=role).order_by("user__username").values_list("user__email", flat=True)
+    )
+
+
+def api_token_list(*, membership: Membership) -> list[ApiToken]:
+    return list(ApiToken.objects.filter(membership=membership).order_by("revoked_at", "-created_at", "-id"))
+
+
+def api_token_get(*, membership: Membership, token_id: int) -> ApiToken:
+    token = ApiToken.objects.filter(membership=membership, pk=token_id).first()
+    if token is None:
+        raise NotFound("No such API token of yours.")
+    return token

@@ -1,4 +1,9 @@
-"""Every API error has the contract's shape: {"detail": "...", "code": "..."}."""
+"""Every API error has the contract's shape: {"detail": "...", "code": "..."}.
+
+These handlers cover what happens inside the API's operations; api/middleware.py covers the answers built outside
+them (unknown paths, wrong methods)."""
+
+import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
@@ -6,6 +11,12 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from flexbill.errors import FlexbillError
+
+log = logging.getLogger("flexbill.api")
+
+# django-ninja answers any body its parser cannot read with this text (and nothing more unless DEBUG is on).
+_UNPARSEABLE_BODY = "Cannot parse request body"
+BODY_NOT_JSON = "The request body must be a JSON object (Content-Type: application/json)."
 
 
 def _describe(errors: list[dict]) -> str:
@@ -43,4 +54,19 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
+        if exc.status_code == 400 and str(exc).startswith(_UNPARSEABLE_BODY):
+            # Malformed JSON, a form or multipart body, bytes that are not text: say what the API expects.
+            cause = exc.__cause__
+            detail = str(cause) if isinstance(cause, BodyRefused) else BODY_NOT_JSON
+            return error(request, 400, detail, "invalid")
         return error(request, exc.status_code, str(exc), "invalid" if exc.status_code < 500 else "error")
+
+    @api.exception_handler(Exception)
+    def unexpected(request, exc: Exception):
+        # A defect, never bad input: logged with its traceback, answered without internals.
+        log.exception("Unexpected error answering %s %r", request.method, request.path)
+        return error(request, 500, "Internal server error.", "server_error")
+
+
+class BodyRefused(ValueError):
+    """A request body that is JSON but not what any operation takes; its message is the answer's detail."""

@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 from ninja import Field, Query, Schema
 from pydantic import Strict
 
+from flexbill.billing.rules import MAX_AMOUNT
+
 # Money is a whole number of minor units: strict, so "100", 1.5 and true are refused, not coerced.
-Amount = Annotated[int, Strict(), Field(ge=1, le=10**12)]
+Amount = Annotated[int, Strict(), Field(ge=1, le=MAX_AMOUNT)]
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 

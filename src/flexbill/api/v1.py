@@ -1,5 +1,6 @@
 """REST API v1 (contract: API.md). Handlers parse, call one service or selector, and shape the answer."""
 
+import json
 from typing import Annotated, Literal
 
 from django.http import HttpRequest, JsonResponse
@@ -15,22 +16,27 @@ from flexbill.errors import InvalidInput
 from . import errors, schemas
 from .access import org_of, require
 from .auth import BearerToken
+from .organization import router as organization_router
 from .reports import router as reports_router
 from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
 from .sync_health import router as sync_health_router
+from .team import router as team_router
 
 
 class JsonObjectParser(Parser):
     """Request bodies are JSON objects. django-ninja would read `null`, `[...]` or `"..."` as an empty body,
-    which for a refund means "refund all that remains"; refuse them instead (ninja answers 400)."""
+    which for a refund means "refund all that remains"; refuse them instead (answered 400, api/errors.py).
+
+    Bodies are read as JSON whatever their Content-Type, so `curl -d '{...}'` works; a body that is not JSON is
+    refused with a detail naming the Content-Type the API expects."""
 
     def parse_body(self, request):
         data = super().parse_body(request)
         if not isinstance(data, dict):
-            raise ValueError("The request body must be a JSON object.")
+            raise errors.BodyRefused("The request body must be a JSON object.")
         if _has_nul(data):
             # PostgreSQL text cannot hold NUL; Django's forms refuse it too.
-            raise ValueError("Text in the request body must not contain NUL characters.")
+            raise errors.BodyRefused("Text in the request body must not contain NUL characters.")
         return data
 
 
@@ -64,6 +70,11 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 
 def _actor(request: HttpRequest) -> Actor:
     return Actor.for_user(request.auth.user)
+
+
+def _body_as_received(request: HttpRequest) -> dict:
+    """The JSON object the client sent, unknown fields included (the parser above already accepted it)."""
+    return json.loads(request.body) if request.body else {}
 
 
 # Customers --------------------------------------------------------------------------------------------------
@@ -220,6 +231,7 @@ def refund_create(
         credit_note=payload.credit_note,
         idempotency_key=idempotency_key,
         currency=payload.currency,
+        request_body=_body_as_received(request),
     )
     return Status(201, refund_out(refund))
 
@@ -275,3 +287,5 @@ def audit_event_list(
 
 api.add_router("/v1", reports_router)
 api.add_router("/v1", sync_health_router)
+api.add_router("/v1", organization_router)
+api.add_router("/v1", team_router)

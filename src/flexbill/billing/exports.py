@@ -1,6 +1,7 @@
 """CSV exports, streamed: rows are read in chunks and written as they go, so 100k rows never sit in memory."""
 
 import csv
+import unicodedata
 from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
@@ -55,10 +56,37 @@ def csv_response(filename: str, header: list[str], rows: Iterable[list]) -> Stre
 
 
 def _safe(value) -> object:
-    # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it as text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
+    # Numbers stay numbers (a negative amount is a number to the spreadsheet, not a formula); text is made safe.
+    if isinstance(value, str):
+        return spreadsheet_text(value)
     return "" if value is None else value
+
+
+# CSV injection (OWASP): a spreadsheet runs a cell as a formula when it starts with = + - @, and a cell starting
+# with a tab, CR or LF can be made to do the same. Spreadsheets also skip leading blanks before the sign and read
+# the full-width and small forms (＝ ＋ － ＠, ﹦ ﹢ ﹣ ﹫) as the ASCII ones; U+2212 is a minus sign to them.
+_FORMULA_SIGNS = frozenset("=+-@")
+_BREAKS_AT_START = frozenset("\t\r\n")
+_MINUS_SIGN = "\u2212"
+
+
+def spreadsheet_text(text: str) -> str:
+    """The cell's text with a leading apostrophe if a spreadsheet could take it for a formula: the apostrophe makes
+    it text, and the cell still shows what was typed."""
+    if text[:1] in _BREAKS_AT_START or _is_formula_sign(_first_visible(text)):
+        return "'" + text
+    return text
+
+
+def _first_visible(text: str) -> str:
+    for ch in text:
+        if not (ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf")):
+            return ch
+    return ""
+
+
+def _is_formula_sign(ch: str) -> bool:
+    return bool(ch) and (ch == _MINUS_SIGN or unicodedata.normalize("NFKC", ch) in _FORMULA_SIGNS)
 
 
 def invoice_rows(qs: QuerySet) -> Iterator[list]:

@@ -117,6 +117,10 @@ class Invoice(models.Model):
             models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_not_negative"),
             models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_paid_not_negative"),
             models.CheckConstraint(condition=Q(amount_refunded__gte=0), name="invoice_refunded_not_negative"),
+            # An invoice never shows more refunded than was paid (rules.InvoiceRefunds says what both mean).
+            models.CheckConstraint(
+                condition=Q(amount_refunded__lte=F("amount_paid")), name="invoice_refunded_within_paid"
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "-id"], name="invoice_org_newest"),
@@ -127,6 +131,17 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class InvoiceNumberSequence(models.Model):
+    """The next automatic invoice number of an organization. Invoice creation locks this row, so invoices
+    created at the same time take consecutive numbers instead of racing for the same one."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    next_value = models.PositiveBigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.next_value}"
 
 
 class InvoiceLine(models.Model):

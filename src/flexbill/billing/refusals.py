@@ -15,6 +15,8 @@ class Refusal(StrEnum):
     TOO_OLD_FOR_REFUND = "too_old_for_refund"
     PERMISSION_DENIED = "permission_denied"
     CURRENCY_MISMATCH = "currency_mismatch"
+    NOT_PAID = "not_paid"
+    REFUNDS_EXCEED_PAID = "refunds_exceed_paid"
 
     @property
     def sentence(self) -> str:
@@ -42,6 +44,10 @@ SENTENCES = {
     "this one is older. Record the refund with a credit note instead.",
     Refusal.PERMISSION_DENIED: "You do not have permission to do this. Ask an owner or admin of your organization.",
     Refusal.CURRENCY_MISMATCH: "The currency does not match the charge's currency.",
+    Refusal.NOT_PAID: "Only a paid charge can be marked refunded; this charge is pending or failed, "
+    "so no money came in to give back.",
+    Refusal.REFUNDS_EXCEED_PAID: "This would record more refunded on the invoice than was paid: its payments are "
+    "already refunded (in Stripe, marked refunded, or recorded with credit notes) up to what remains.",
 }
 
 

@@ -13,6 +13,9 @@ from .refusals import Refusal
 DEBIT_REFUND_WINDOW = timedelta(days=180)
 DEBIT_METHOD_TYPES = frozenset({"us_bank_account", "sepa_debit"})
 
+# The largest amount flexbill takes in, in minor units: beyond any real invoice, and well inside a 64-bit column.
+MAX_AMOUNT = 10**12
+
 RESERVING_REFUND_STATUSES = frozenset({"requested", "pending", "requires_action", "succeeded"})
 IN_FLIGHT_REFUND_STATUSES = frozenset({"requested", "pending", "requires_action"})
 
@@ -35,11 +38,19 @@ def refundable_amount(amount: int, amount_reserved: int) -> int:
 
 
 def refund_eligibility(
-    charge, *, now: datetime, can_refund: bool, amount: object = None, currency: str | None = None
+    charge,
+    *,
+    now: datetime,
+    can_refund: bool,
+    amount: object = None,
+    currency: str | None = None,
+    invoice: "InvoiceRefunds | None" = None,
 ) -> Eligibility:
     """Decide whether `charge` may be refunded now, and for how much (default: all that remains).
 
     `currency`, when the request names one, must be the charge's: a refund is always in the charge's currency.
+    `invoice`, the figures of the charge's invoice, also bounds the refund by what the invoice may still refund:
+    money already recorded as returned with a credit note must not go back a second time through Stripe.
     """
     if not can_refund:
         return Eligibility(refusal=Refusal.PERMISSION_DENIED)
@@ -58,12 +69,15 @@ def refund_eligibility(
         return Eligibility(refusal=Refusal.ALREADY_REFUNDED)
     if charge.payment_method_type in DEBIT_METHOD_TYPES and now - charge.charged_at > DEBIT_REFUND_WINDOW:
         return Eligibility(refusal=Refusal.TOO_OLD_FOR_REFUND)
+    room = remaining if invoice is None else min(remaining, invoice.room)
     if amount is None:
-        return Eligibility(amount=remaining)
+        return Eligibility(amount=room) if room > 0 else Eligibility(refusal=Refusal.REFUNDS_EXCEED_PAID)
     if not is_valid_amount(amount):
         return Eligibility(refusal=Refusal.AMOUNT_INVALID)
     if amount > remaining:
         return Eligibility(refusal=Refusal.AMOUNT_TOO_LARGE)
+    if amount > room:
+        return Eligibility(refusal=Refusal.REFUNDS_EXCEED_PAID)
     return Eligibility(amount=amount)
 
 
@@ -72,10 +86,89 @@ def is_valid_amount(amount: object) -> bool:
     return type(amount) is int and amount > 0
 
 
-def mark_refunded_refusal(charge) -> Refusal | None:
-    """Marking a charge refunded (no money moves) is refused only when it already is refunded."""
+def mark_refunded_refusal(charge, *, invoice: "InvoiceRefunds | None" = None) -> Refusal | None:
+    """May `charge` be marked Refunded without moving money ("Change status → Refunded", "Delete")?
+
+    Only a charge whose payment succeeded (refunded in part or not at all) may: marking says its money went back
+    outside flexbill, and a pending or failed payment brought nothing in. `invoice`, the figures of the charge's
+    invoice, refuses a mark that would show the invoice refunded beyond what was paid (credit notes already
+    recorded the money as returned): marking adds what is neither refunded nor being refunded on this charge.
+    """
     if charge.status == "refunded":
         return Refusal.ALREADY_REFUNDED
+    if charge.payment_status != "success":
+        return Refusal.NOT_PAID
+    if invoice is not None and charge.amount - charge.amount_reserved > invoice.room:
+        return Refusal.REFUNDS_EXCEED_PAID
+    return None
+
+
+@dataclass(frozen=True)
+class InvoiceRefunds:
+    """An invoice's money in and money back, in minor units: what its "amount paid" and "amount refunded" mean.
+
+    paid: the charges whose payment succeeded, in full (refunds do not lower it; a pending or failed payment
+        brought nothing in).
+    returned: what went back against those payments: a paid charge marked refunded counts in full (its money went
+        back outside flexbill), any other paid charge counts its refunds that succeeded in Stripe; plus the credit
+        notes that record money returned outside Stripe (bank transfer, cash...).
+    in_flight: refunds of paid, unmarked charges sent to Stripe and not yet succeeded: they may still succeed, so
+        they hold their share of what may be refunded.
+
+    The invoice shows `refunded`, never more than `paid`. flexbill refuses every write of its own that would make
+    returned + in_flight exceed paid; only refunds made directly in Stripe can (the money already moved), and
+    `excess` says by how much.
+    """
+
+    paid: int
+    returned: int
+    in_flight: int = 0
+
+    @property
+    def refunded(self) -> int:
+        return min(self.returned, self.paid)
+
+    @property
+    def excess(self) -> int:
+        return max(self.returned - self.paid, 0)
+
+    @property
+    def excess_note(self) -> str:
+        """What the invoice's audit event says when returns exceed what was paid; empty otherwise."""
+        if not self.excess:
+            return ""
+        return (
+            f"Money returned exceeds what was paid by {self.excess} (refunded directly in Stripe after it had been "
+            "recorded as returned); the invoice shows it fully refunded."
+        )
+
+    @property
+    def room(self) -> int:
+        """What may still be refunded, marked refunded or recorded as returned on this invoice."""
+        return max(self.paid - self.returned - self.in_flight, 0)
+
+
+def invoice_refunds(charges, *, outside_refunds: int) -> InvoiceRefunds:
+    """The figures of an invoice from its charges (any objects with the Charge fields) and the sum of its credit
+    notes recording money returned outside Stripe."""
+    paid = returned = in_flight = 0
+    for charge in charges:
+        if charge.payment_status != "success":
+            continue
+        paid += charge.amount
+        if charge.marked_refunded_at is not None:
+            returned += charge.amount
+        else:
+            returned += charge.amount_refunded
+            in_flight += charge.amount_reserved - charge.amount_refunded
+    return InvoiceRefunds(paid=paid, returned=returned + outside_refunds, in_flight=in_flight)
+
+
+def recorded_refund_refusal(*, amount: int, invoice: InvoiceRefunds) -> Refusal | None:
+    """A credit note recording `amount` of money returned outside Stripe may not take the invoice's refunds
+    beyond what was paid (a credit note without money returned is bounded by the invoice total instead)."""
+    if amount > invoice.room:
+        return Refusal.REFUNDS_EXCEED_PAID
     return None
 
 
@@ -103,13 +196,6 @@ def refund_totals(refunds) -> tuple[int, int]:
     refunded = sum(r.amount for r in refunds if r.status == "succeeded")
     reserved = sum(r.amount for r in refunds if r.status in RESERVING_REFUND_STATUSES)
     return refunded, reserved
-
-
-def invoice_totals(charges, outside_refunds: int) -> tuple[int, int]:
-    """(amount paid, amount refunded) of an invoice: its successful payments, and its charges' refunds plus the
-    money its credit notes record as returned outside Stripe."""
-    amount_paid = sum(c.amount for c in charges if c.payment_status == "success")
-    return amount_paid, sum(c.amount_refunded for c in charges) + outside_refunds
 
 
 def invoice_status(*, current: str, total: int, charge_statuses: list[str], amount_paid: int) -> str:

@@ -2,9 +2,9 @@
 
 import logging
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django_tasks import task
 
 from flexbill.accounts.models import Membership
@@ -12,6 +12,7 @@ from flexbill.accounts.permissions import Permission
 from flexbill.billing.models import Refund
 
 from .models import RefundNotification
+from .text import mailbox, render_subject, render_text
 
 log = logging.getLogger("flexbill.notifications")
 Kind = RefundNotification.Kind
@@ -77,10 +78,11 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
         with transaction.atomic():
             RefundNotification.objects.create(refund=refund, kind=kind, recipients=recipients)
             context = {"refund": refund, "invoice": refund.charge.invoice, "organization": organization}
-            subject = render_to_string(f"notifications/{kind}_subject.txt", context).strip()
-            body = render_to_string(f"notifications/{kind}.txt", context)
+            subject = render_subject(f"notifications/{kind}_subject.txt", context)
+            body = render_text(f"notifications/{kind}.txt", context)
+            sender = mailbox(organization.name, settings.DEFAULT_FROM_EMAIL)
             # Inside the claim's transaction: if sending fails, the claim is rolled back and a retry may send.
-            send_mail(subject, body, None, recipients)
+            send_mail(subject, body, sender, recipients)
     except IntegrityError:
         return "already sent"
     log.info("Sent %s for refund %s to %s", kind, refund_id, recipients)
@@ -88,5 +90,6 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
 
 
 def _billing_admin_emails(organization) -> list[str]:
+    # has_permission is False for invitations not yet accepted: they hear nothing until they join.
     memberships = Membership.objects.filter(organization=organization).select_related("user", "custom_role")
     return sorted({m.user.email for m in memberships if m.user.email and m.has_permission(Permission.CHARGES_REFUND)})

@@ -49,6 +49,7 @@ def seed_demo(*, console) -> Organization:
         stripe_secret_key="sk_test_flexbill_demo",
         stripe_webhook_secret=DEMO_WEBHOOK_SECRET,
         currency="eur",
+        locale="de_DE",  # a euro operator whose staff type amounts as 1.234,50
     )
     clerk_role = custom_role_create(organization=org, name="Billing clerk", permissions=[Permission.CHARGES_REFUND])
     user_create(

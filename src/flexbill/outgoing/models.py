@@ -4,6 +4,7 @@ import uuid
 from django.db import models
 
 from flexbill.accounts.models import Organization
+from flexbill.encryption.fields import EncryptedTextField
 
 EVENT_TYPES = ("refund.created", "refund.succeeded", "refund.failed", "charge.updated", "invoice.updated")
 
@@ -13,7 +14,8 @@ class WebhookEndpoint(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=100, editable=False)
+    # Encrypted at rest (FLEXBILL_ENCRYPTION_KEYS); read here as plain text to sign deliveries.
+    secret = EncryptedTextField(editable=False)
     event_types = models.JSONField(default=list)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -3,9 +3,7 @@
 import json
 import logging
 from datetime import timedelta
-from urllib.parse import urlparse
 
-import requests
 from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
@@ -13,8 +11,10 @@ from django.utils import timezone
 from django_tasks import default_task_backend, task
 
 from flexbill.accounts.models import Organization
-from flexbill.errors import InvalidInput
+from flexbill.audit.services import SYSTEM, Actor, audit_record
+from flexbill.errors import Conflict, InvalidInput
 
+from . import destinations, transport
 from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 from .signing import HEADER, sign
 
@@ -23,6 +23,7 @@ MAX_ATTEMPTS = 6
 ENDPOINT_CACHE_SECONDS = 10
 _endpoint_cache = caches["local"]
 TIMEOUT_SECONDS = 10
+ENDPOINT_PAUSED = "Endpoint paused"
 
 # Audit actions that integrators hear about, and under which event type.
 EVENT_FOR_AUDIT_ACTION = {
@@ -36,20 +37,62 @@ EVENT_FOR_AUDIT_ACTION = {
 }
 
 
-def webhook_endpoint_create(*, organization: Organization, url: str, event_types: list[str] | None = None):
-    parsed = urlparse(url or "")
-    allowed_schemes = ("https", "http") if settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP else ("https",)
-    if parsed.scheme not in allowed_schemes or not parsed.netloc or len(url) > 500:
-        raise InvalidInput("url must be an https:// address of at most 500 characters.", code="url_invalid")
+def webhook_endpoint_create(
+    *, organization: Organization, url: str, event_types: list[str] | None = None, actor: Actor = SYSTEM
+) -> WebhookEndpoint:
+    try:
+        destinations.check_new_endpoint_url(url, allow_http=settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP)
+    except destinations.UrlRefused as exc:
+        raise InvalidInput(exc.detail, code="url_invalid") from None
     event_types = list(event_types or EVENT_TYPES)
     unknown = sorted(set(event_types) - set(EVENT_TYPES))
     if unknown:
         raise InvalidInput(f"Unknown event type {unknown[0]!r}; known: {', '.join(EVENT_TYPES)}.", code="event_invalid")
-    endpoint = WebhookEndpoint.objects.create(
-        organization=organization, url=url, secret=WebhookEndpoint.generate_secret(), event_types=event_types
-    )
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            organization=organization, url=url, secret=WebhookEndpoint.generate_secret(), event_types=event_types
+        )
+        _audit(endpoint, actor=actor, action="webhook_endpoint.created", before=None, after=_state(endpoint))
     _endpoint_cache.delete(_endpoint_cache_key(organization.pk))
     return endpoint
+
+
+def webhook_endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool, actor: Actor) -> WebhookEndpoint:
+    """Pause (no new deliveries; queued ones are not sent) or resume an endpoint. Asking for the state it is
+    already in changes and records nothing."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if endpoint.active != active:
+            before = _state(endpoint)
+            endpoint.active = active
+            endpoint.save(update_fields=["active"])
+            action = "webhook_endpoint.resumed" if active else "webhook_endpoint.paused"
+            _audit(endpoint, actor=actor, action=action, before=before, after=_state(endpoint))
+    _endpoint_cache.delete(_endpoint_cache_key(endpoint.organization_id))
+    return endpoint
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor) -> None:
+    """Delete an endpoint with its delivery log; deliveries still queued for it are then never sent."""
+    with transaction.atomic():
+        _audit(endpoint, actor=actor, action="webhook_endpoint.deleted", before=_state(endpoint), after=None)
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+    _endpoint_cache.delete(_endpoint_cache_key(endpoint.organization_id))
+
+
+def _state(endpoint: WebhookEndpoint) -> dict:
+    return {"url": endpoint.url, "event_types": endpoint.event_types, "active": endpoint.active}  # never the secret
+
+
+def _audit(endpoint: WebhookEndpoint, *, actor: Actor, action: str, before: dict | None, after: dict | None) -> None:
+    audit_record(
+        organization_id=endpoint.organization_id,
+        actor=actor,
+        action=action,
+        obj=endpoint,
+        before=before,
+        after=after,
+    )
 
 
 def on_audit_event(sender, instance, created, **kwargs) -> None:
@@ -119,32 +162,53 @@ def _endpoint_cache_key(organization_id: int) -> str:
 
 @task()
 def deliver_webhook(delivery_id: int) -> str:
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None:
+        return "endpoint deleted"  # its deliveries went with it
     return webhook_deliver(delivery=delivery)
 
 
 def webhook_deliver(*, delivery: WebhookDelivery) -> str:
-    """One attempt. On failure, schedules the next with exponential backoff until MAX_ATTEMPTS."""
+    """One attempt. On failure, schedules the next with exponential backoff until MAX_ATTEMPTS.
+
+    The URL and every address its host resolves to are checked again now, and the request goes to exactly those
+    addresses: what a name resolved to at registration says nothing about what it resolves to today.
+    """
     if delivery.status == WebhookDelivery.Status.SUCCEEDED:
         return "already delivered"
+    endpoint = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).first()
+    if endpoint is None:
+        return "endpoint deleted"
+    if not endpoint.active:
+        # Paused: queued deliveries are not sent. They stay in the log, and Resend sends them once resumed.
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.last_error = ENDPOINT_PAUSED
+        delivery.next_attempt_at = None
+        delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
+        return delivery.status
     body = json.dumps({"id": str(delivery.event_id), **delivery.payload}, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
-        HEADER: sign(secret=delivery.endpoint.secret, body=body),
+        HEADER: sign(secret=endpoint.secret, body=body),
         "User-Agent": "flexbill-webhooks/1",
     }
     delivery.attempts += 1
+    delivery.last_status_code = None
     try:
-        response = requests.post(
-            delivery.endpoint.url, data=body, headers=headers, timeout=TIMEOUT_SECONDS, allow_redirects=False
+        destination = destinations.destination_for(
+            endpoint.url, allow_http=settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP
         )
-        delivery.last_status_code = response.status_code
-        delivery.last_error = "" if response.ok else f"HTTP {response.status_code}"
-        ok = 200 <= response.status_code < 300
-    except requests.RequestException as exc:
-        delivery.last_status_code = None
-        delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        status_code = transport.post(destination, body=body, headers=headers, timeout=TIMEOUT_SECONDS)
+    except destinations.UrlRefused as exc:
+        delivery.last_error = exc.reason
         ok = False
+    except transport.DeliveryFailed as exc:
+        delivery.last_error = exc.reason
+        ok = False
+    else:
+        delivery.last_status_code = status_code
+        ok = 200 <= status_code < 300
+        delivery.last_error = "" if ok else f"HTTP {status_code}"
     if ok:
         delivery.status = WebhookDelivery.Status.SUCCEEDED
         delivery.delivered_at = timezone.now()
@@ -168,6 +232,8 @@ def retry_delay(attempts: int) -> timedelta:
 
 def webhook_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now, as a new delivery of the same event (the log keeps both)."""
+    if not WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, active=True).exists():
+        raise Conflict("This endpoint is paused: resume it before resending.", code="endpoint_paused")
     copy = WebhookDelivery.objects.create(
         endpoint=delivery.endpoint, event_id=delivery.event_id, event_type=delivery.event_type, payload=delivery.payload
     )

@@ -55,9 +55,19 @@ def gateway_for(organization) -> "StripeGateway":
     """The gateway for anything holding `stripe_secret_key` and `name` (an organization)."""
     if not organization.stripe_secret_key:
         raise StripeRejected(f"{organization.name} has no Stripe secret key configured.")
+    return _gateway(organization.stripe_secret_key)
+
+
+def stripe_key_check(secret_key: str) -> None:
+    """Ask Stripe, with one read call, whether it accepts a key not saved yet. StripeRejected: Stripe refused the
+    key (unknown, revoked, or a restricted key that may not read refunds); other StripeGatewayErrors: no answer."""
+    _gateway(secret_key).connection_check()
+
+
+def _gateway(secret_key: str) -> "StripeGateway":
     return StripeGateway(
         _stripe_client(
-            organization.stripe_secret_key,
+            secret_key,
             settings.FLEXBILL_STRIPE_API_BASE,
             settings.FLEXBILL_STRIPE_TIMEOUT,
             settings.FLEXBILL_STRIPE_MAX_RETRIES,
@@ -70,6 +80,16 @@ class StripeGateway:
     def __init__(self, client: stripe.StripeClient, *, local: bool):
         self._v1 = client.v1
         self._local = local
+
+    # The connection ----------------------------------------------------------------------------------------------
+    def connection_check(self) -> None:
+        """One read call that every key flexbill can work with must pass.
+
+        Listing one refund, rather than retrieving the account: flexbill's sync reads refunds, so a restricted key
+        that may not is refused here instead of failing later, and a key need not be allowed to read the account.
+        It is also the same call on Stripe and the local Stripe, which has no /v1/account."""
+        with _translated_errors():
+            self._v1.refunds.list(params={"limit": 1})
 
     # Customers and payment methods -------------------------------------------------------------------
     def customer_create(self, *, name: str, email: str, metadata: dict) -> str:

@@ -8,6 +8,8 @@ from django.shortcuts import render
 from flexbill.accounts.selectors import membership_for_user
 from flexbill.errors import FlexbillError
 
+from .money import money_display_locale
+
 
 def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
@@ -22,7 +24,8 @@ TITLES = {400: "That did not work", 403: "Not allowed", 404: "Not found", 409: "
 
 
 def member_view(view):
-    """Sets request.membership; a domain error nobody caught becomes a readable page with its status."""
+    """Sets request.membership and the locale amounts are shown in; a domain error nobody caught becomes a readable
+    page with its status."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -36,7 +39,10 @@ def member_view(view):
             )
         request.membership = membership
         try:
-            return view(request, *args, **kwargs)
+            # Pages are rendered inside the view (render(), not a lazy TemplateResponse), so every amount on them is
+            # written in the organization's locale.
+            with money_display_locale(membership.organization.locale):
+                return view(request, *args, **kwargs)
         except FlexbillError as exc:
             return error_page(
                 request, status=exc.status, title=TITLES.get(exc.status, "That did not work"), detail=exc.detail

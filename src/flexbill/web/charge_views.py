@@ -9,11 +9,12 @@ from flexbill.accounts.permissions import Permission
 from flexbill.billing import rules, selectors, services
 from flexbill.billing.refusals import RefundRefused
 from flexbill.billing.services.charges import MARK_REFUNDED_PERMISSION
+from flexbill.billing.services.derive import invoice_figures
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
 
 from .access import error_page, is_htmx, member_view
 from .forms import RefundForm
-from .money import to_major
+from .money import AmountError, format_money, parse_major
 from .views import invoice_context
 
 
@@ -23,7 +24,10 @@ def _charge(request, charge_id: int):
 
 def _eligibility(request, charge):
     return rules.refund_eligibility(
-        charge, now=timezone.now(), can_refund=request.membership.has_permission(Permission.CHARGES_REFUND)
+        charge,
+        now=timezone.now(),
+        can_refund=request.membership.has_permission(Permission.CHARGES_REFUND),
+        invoice=invoice_figures(charge.invoice),
     )
 
 
@@ -62,14 +66,14 @@ def charge_details(request, charge_id: int):
 @member_view
 def charge_refund(request, charge_id: int):
     charge = _charge(request, charge_id)
+    locale = request.membership.organization.locale
     if request.method == "GET":
         eligibility = _eligibility(request, charge)
-        form = RefundForm(currency=charge.currency, initial={"amount": to_major(eligibility.amount, charge.currency)})
-        return render(
-            request, "web/partials/refund_form.html", {"charge": charge, "form": form, "eligibility": eligibility}
-        )
+        form = RefundForm(currency=charge.currency, locale=locale, initial={"amount": eligibility.amount})
+        context = {"eligibility": eligibility, "preview": _preview(request, charge, eligibility.amount)}
+        return render(request, "web/partials/refund_form.html", {"charge": charge, "form": form, **context})
 
-    form = RefundForm(request.POST, currency=charge.currency)
+    form = RefundForm(request.POST, currency=charge.currency, locale=locale)
     if form.is_valid():
         try:
             refund = services.refund_create(membership=request.membership, charge=charge, **form.cleaned_data)
@@ -80,8 +84,51 @@ def charge_refund(request, charge_id: int):
         except (InvalidInput, Conflict, StripeFailed) as exc:
             form.add_domain_error(exc, form.ERROR_FIELDS)
         else:
-            return _done(request, charge, template="web/partials/refund_sent.html", extra={"refund": refund})
-    return render(request, "web/partials/refund_form.html", {"charge": charge, "form": form, "eligibility": None})
+            sent = format_money(refund.amount, refund.currency, locale)  # as it was previewed, in the org's format
+            extra = {"refund": refund, "sent": sent}
+            return _done(request, charge, template="web/partials/refund_sent.html", extra=extra)
+    # The form's own errors say what is wrong; the preview only repeats the amount as understood.
+    preview = _preview(request, charge, form.cleaned_data.get("amount"), explain=False)
+    return render(
+        request,
+        "web/partials/refund_form.html",
+        {"charge": charge, "form": form, "eligibility": None, "preview": preview},
+    )
+
+
+@require_GET
+@member_view
+def charge_refund_preview(request, charge_id: int):
+    """What the refund dialog will send, read from the amount typed so far by the same parser as the form itself:
+    the server is the only reader of typed amounts, so what staff confirm is exactly what is sent."""
+    charge = _charge(request, charge_id)
+    try:
+        amount = parse_major(request.GET.get("amount", ""), charge.currency, request.membership.organization.locale)
+    except AmountError as exc:
+        preview = {**_preview(request, charge, None), "problem": str(exc)}
+    else:
+        preview = _preview(request, charge, amount)
+    return render(request, "web/partials/refund_preview.html", {"preview": preview})
+
+
+def _preview(request, charge, amount: int | None, *, explain: bool = True) -> dict:
+    """ "Will refund 12,50 € of 150,00 €": the amount as understood, in the organization's locale, or why not."""
+    locale = request.membership.organization.locale
+    problem = None
+    if amount and explain:
+        eligibility = rules.refund_eligibility(
+            charge,
+            now=timezone.now(),
+            can_refund=request.membership.has_permission(Permission.CHARGES_REFUND),
+            amount=amount,
+        )
+        problem = None if eligibility.allowed else eligibility.refusal.sentence
+    return {
+        "amount": format_money(amount, charge.currency, locale) if amount else None,
+        "charge": format_money(charge.amount, charge.currency, locale),
+        "refundable": format_money(charge.refundable_amount, charge.currency, locale),
+        "problem": problem,
+    }
 
 
 MARK_ACTIONS = {
@@ -110,7 +157,7 @@ def charge_mark_refunded(request, charge_id: int, via: str):
                 extra={"via": via, "action": MARK_ACTIONS[via]},
             )
     else:
-        refusal = rules.mark_refunded_refusal(charge)
+        refusal = rules.mark_refunded_refusal(charge, invoice=invoice_figures(charge.invoice))
         allowed = request.membership.has_permission(MARK_REFUNDED_PERMISSION[via])
         context["problem"] = (
             (refusal.sentence if refusal else None) if allowed else rules.Refusal.PERMISSION_DENIED.sentence

@@ -3,40 +3,12 @@
 from datetime import date
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
-from django.core.cache import cache
 
 from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus, RefundOrigin, RefundReason, RefundStatus
 from flexbill.billing.services.credit_notes import REFUND_METHODS
 from flexbill.outgoing.models import EVENT_TYPES
 
-from .money import AmountError, parse_major
-
-LOGIN_MAX_FAILURES = 5
-LOGIN_LOCKOUT_SECONDS = 15 * 60
-THROTTLED = "Too many failed sign-in attempts. Wait 15 minutes, then try again."
-
-
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Counts failed sign-ins per e-mail and client address in the cache and stops guessing after a few."""
-
-    def clean(self):
-        key = self._throttle_key()
-        if cache.get(key, 0) >= LOGIN_MAX_FAILURES:
-            raise forms.ValidationError(THROTTLED, code="throttled")
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            cache.add(key, 0, LOGIN_LOCKOUT_SECONDS)
-            cache.incr(key)
-            raise
-        cache.delete(key)
-        return cleaned
-
-    def _throttle_key(self) -> str:
-        username = (self.data.get("username") or "").strip().lower()[:254]
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-        return f"web:login-failures:{username}:{address}"
+from .money import DEFAULT_LOCALE, AmountError, parse_major, to_major
 
 
 class InvoiceFilterForm(forms.Form):
@@ -53,25 +25,36 @@ class InvoiceFilterForm(forms.Form):
 
 
 class MoneyField(forms.CharField):
-    """An amount typed in major units ("12.50"), cleaned to integer minor units of the form's currency."""
+    """An amount typed in major units the organization's way ("12.50", "12,50"), cleaned to integer minor units of
+    the form's currency by the one parser of typed amounts."""
 
-    def __init__(self, *, currency: str = "usd", **kwargs):
-        self.currency = currency
+    def __init__(self, *, currency: str = "usd", locale: str = DEFAULT_LOCALE, **kwargs):
+        self.currency, self.locale = currency, locale
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
         super().__init__(**kwargs)
 
     def clean(self, value):
         text = super().clean(value)
         try:
-            return parse_major(text, self.currency)
+            return parse_major(text, self.currency, self.locale)
         except AmountError as exc:
             raise forms.ValidationError(str(exc), code="amount") from exc
 
+    def prepare_value(self, value):
+        """Minor units given as initial are written the way the parser reads them back."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return to_major(value, self.currency, self.locale)
+        return value
+
 
 class CurrencyForm(forms.Form):
-    def __init__(self, *args, currency: str, **kwargs):
+    """A form with one amount in the given currency, typed the way the organization's locale writes numbers."""
+
+    def __init__(self, *args, currency: str, locale: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.currency = currency
+        self.currency, self.locale = currency, locale
         self.fields["amount"].currency = currency
+        self.fields["amount"].locale = locale
 
     def add_domain_error(self, exc, fields: dict) -> None:
         """Show a service's refusal next to the field it is about, or above the form."""
@@ -88,6 +71,7 @@ class RefundForm(CurrencyForm):
         "amount_too_large": "amount",
         "amount_invalid": "amount",
         "currency_mismatch": "amount",
+        "refunds_exceed_paid": "amount",
         "reason_invalid": "reason",
         "note_invalid": "note",
     }
@@ -121,6 +105,7 @@ class CreditNoteForm(CurrencyForm):
     ERROR_FIELDS = {
         "amount_invalid": "amount",
         "amount_too_large": "amount",
+        "refunds_exceed_paid": "amount",
         "reason_invalid": "reason",
         "refund_method_invalid": "refund_method",
         "reference_invalid": "refund_reference",

@@ -5,6 +5,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from flexbill.accounts.permissions import Permission
 from flexbill.billing import selectors, services
+from flexbill.billing.refusals import RefundRefused
 from flexbill.errors import Conflict, InvalidInput
 
 from .access import is_htmx, member_view
@@ -38,7 +39,8 @@ def invoice_context(request, invoice, *, credit_note_form=None) -> dict:
         "audit_events": selectors.audit_event_list(
             organization=membership.organization, object_ref=None, invoice_id=invoice.pk
         ).items,
-        "credit_note_form": credit_note_form or CreditNoteForm(currency=invoice.currency),
+        "credit_note_form": credit_note_form
+        or CreditNoteForm(currency=invoice.currency, locale=membership.organization.locale),
         "can": {
             "refund": membership.has_permission(Permission.CHARGES_REFUND),
             "change_status": membership.has_permission(Permission.CHARGES_CHANGE_STATUS),
@@ -61,12 +63,12 @@ def invoice_detail(request, invoice_id: int):
 def credit_note_create(request, invoice_id: int):
     organization = request.membership.organization
     invoice = selectors.invoice_get(organization=organization, invoice_id=invoice_id, detail=False)
-    form = CreditNoteForm(request.POST, currency=invoice.currency)
+    form = CreditNoteForm(request.POST, currency=invoice.currency, locale=organization.locale)
     created = None
     if form.is_valid():
         try:
             created = services.credit_note_create(membership=request.membership, invoice=invoice, **form.cleaned_data)
-        except (InvalidInput, Conflict) as exc:
+        except (InvalidInput, Conflict, RefundRefused) as exc:
             form.add_domain_error(exc, form.ERROR_FIELDS)
     if created is not None and not is_htmx(request):
         return redirect("web:invoice_detail", invoice_id=invoice.pk)

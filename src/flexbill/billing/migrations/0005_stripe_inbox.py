@@ -27,7 +27,7 @@ def keep_one_row_per_verified_event(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_organization_locale"),
-        ("billing", "0002_refund_stripe_synced_at"),
+        ("billing", "0003_invoice_numbers_and_refunds_within_paid"),
         ("stripe_gateway", "0002_rejected_delivery_summary"),
     ]
 

@@ -331,7 +331,10 @@ def _refresh_invoices(invoice_ids: set[int], locked: dict[int, Charge], actor: A
     for invoice_id, invoice in sorted(invoices.items()):
         charges = by_invoice[invoice_id]
         before = invoice_snapshot(invoice)
-        invoice.amount_paid, invoice.amount_refunded = rules.invoice_totals(charges, outside.get(invoice_id, 0))
+        figures = rules.invoice_refunds(charges, outside_refunds=outside.get(invoice_id, 0))
+        # Never more refunded than paid (CHECK invoice_refunded_within_paid): only refunds made directly in Stripe
+        # can return more, and the audit event says by how much.
+        invoice.amount_paid, invoice.amount_refunded = figures.paid, figures.refunded
         invoice.status = rules.invoice_status(
             current=invoice.status,
             total=invoice.total,
@@ -350,6 +353,7 @@ def _refresh_invoices(invoice_ids: set[int], locked: dict[int, Charge], actor: A
                     obj=invoice,
                     before=before,
                     after=after,
+                    message=figures.excess_note,
                     invoice_id=invoice.pk,
                 )
             )

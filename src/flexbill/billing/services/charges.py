@@ -11,7 +11,7 @@ from flexbill.stripe_gateway.types import PaymentMethodInfo, PaymentResult, Stri
 from .. import rules
 from ..models import Charge, ChargeSource, Invoice, PaymentMethod
 from ..refusals import RefundRefused
-from .derive import charge_refresh, charge_snapshot
+from .derive import charge_refresh, charge_snapshot, invoice_figures
 from .invoices import validate_amount
 from .locks import lock_charge, lock_invoice
 
@@ -140,13 +140,16 @@ MARK_REFUNDED_PERMISSION = {"status": Permission.CHARGES_CHANGE_STATUS, "delete"
 
 
 def charge_mark_refunded(*, membership: Membership, charge: Charge, via: str) -> Charge:
-    """Mark a charge Refunded without moving money ("Change status → Refunded", or "Delete")."""
+    """Mark a charge Refunded without moving money ("Change status → Refunded", or "Delete").
+
+    Only a paid charge, and never beyond what its invoice may still show refunded (rules.mark_refunded_refusal).
+    """
     if not membership.has_permission(MARK_REFUNDED_PERMISSION[via]):
         raise PermissionDenied(rules.Refusal.PERMISSION_DENIED.sentence)
     actor = Actor.for_user(membership.user)
     with transaction.atomic():
         charge = lock_charge(charge_id=charge.pk)
-        refusal = rules.mark_refunded_refusal(charge)
+        refusal = rules.mark_refunded_refusal(charge, invoice=invoice_figures(charge.invoice))
         if refusal:
             raise RefundRefused(refusal)
         before = charge_snapshot(charge)

@@ -8,9 +8,10 @@ from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
 from flexbill.errors import Conflict, InvalidInput, PermissionDenied
 
+from .. import rules
 from ..models import CreditNote, Invoice, Refund, RefundStatus
-from ..refusals import Refusal
-from .derive import invoice_refresh
+from ..refusals import RefundRefused, Refusal
+from .derive import invoice_figures, invoice_refresh
 from .invoices import validate_amount
 from .locks import lock_invoice
 
@@ -27,7 +28,12 @@ def credit_note_create(
     refund_reference: str = "",
     refunded_on: date | None = None,
 ) -> CreditNote:
-    """Issue a credit note; with a refund method it records money returned outside Stripe (rule 10)."""
+    """Issue a credit note; with a refund method it records money returned outside Stripe (rule 10).
+
+    Every credit note stays within the invoice total; one recording money returned also stays within what the
+    invoice may still refund (rules.recorded_refund_refusal), checked under the invoice lock so that two at once
+    cannot together return more than was paid.
+    """
     if not membership.has_permission(Permission.CREDIT_NOTES_CREATE):
         raise PermissionDenied(Refusal.PERMISSION_DENIED.sentence)
     amount = validate_amount(amount)
@@ -41,6 +47,10 @@ def credit_note_create(
     actor = Actor.for_user(membership.user)
     with transaction.atomic():
         invoice = lock_invoice(invoice_id=invoice.pk)
+        if refund_method:
+            figures = invoice_figures(invoice)
+            if rules.recorded_refund_refusal(amount=amount, invoice=figures):
+                raise RefundRefused(Refusal.REFUNDS_EXCEED_PAID, detail=_no_room(figures))
         credited = sum(cn.amount for cn in invoice.credit_notes.all())
         if credited + amount > invoice.total:
             raise Conflict(
@@ -59,6 +69,23 @@ def credit_note_create(
         )
         invoice_refresh(invoice=invoice, actor=actor)
     return note
+
+
+def _no_room(figures: rules.InvoiceRefunds) -> str:
+    if figures.paid == 0:
+        return (
+            "Nothing has been paid on this invoice, so no money can be recorded as returned. "
+            "Issue the credit note without money returned."
+        )
+    if figures.room == 0:
+        return (
+            f"Nothing is left to refund on this invoice: the {figures.paid} paid is already refunded or being "
+            "refunded. Issue the credit note without money returned, or correct the earlier refund."
+        )
+    return (
+        f"This would record more refunded than was paid: only {figures.room} of the {figures.paid} paid "
+        "can still be recorded as returned."
+    )
 
 
 def credit_note_for_refund(*, refund: Refund, actor: Actor) -> CreditNote | None:

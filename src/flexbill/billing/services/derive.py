@@ -60,20 +60,31 @@ def charge_refresh(
     return charge
 
 
+def invoice_figures(invoice: Invoice, charges: list[Charge] | None = None) -> rules.InvoiceRefunds:
+    """The invoice's paid / returned / in-flight figures (rules.InvoiceRefunds) from its rows. Caller holds the
+    invoice lock, so no refund, mark or credit note of this invoice can change them meanwhile."""
+    charges = list(invoice.charges.all()) if charges is None else charges
+    outside_refunds = sum(cn.amount for cn in invoice.credit_notes.all() if cn.records_outside_refund)
+    return rules.invoice_refunds(charges, outside_refunds=outside_refunds)
+
+
 def invoice_refresh(*, invoice: Invoice, actor: Actor, message: str = "") -> Invoice:
     before = invoice_snapshot(invoice)
     charges = list(invoice.charges.all())
-    outside_refunds = sum(cn.amount for cn in invoice.credit_notes.all() if cn.records_outside_refund)
-    amount_paid, invoice.amount_refunded = rules.invoice_totals(charges, outside_refunds)
-    invoice.amount_paid = amount_paid
+    figures = invoice_figures(invoice, charges)
+    invoice.amount_paid = figures.paid
+    # Never more than was paid (CHECK invoice_refunded_within_paid); only refunds made directly in Stripe can
+    # return more, and the audit event below says so.
+    invoice.amount_refunded = figures.refunded
     invoice.status = rules.invoice_status(
         current=invoice.status,
         total=invoice.total,
         charge_statuses=[c.status for c in charges],
-        amount_paid=amount_paid,
+        amount_paid=figures.paid,
     )
     after = invoice_snapshot(invoice)
     if after != before:
+        message = f"{message} {figures.excess_note}".strip()
         invoice.save(update_fields=["amount_paid", "amount_refunded", "status", "updated_at"])
         audit_record(
             organization_id=invoice.organization_id,

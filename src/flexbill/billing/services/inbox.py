@@ -112,15 +112,25 @@ def _signing_organization(slug: str) -> tuple[int | None, str]:
     """(organization id, webhook signing secret) for a slug; (None, "") when there is no such organization.
 
     Every delivery asks this: the answer is kept in the process for a few seconds, so a changed signing secret
-    is used everywhere within FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS (Stripe retries what fails meanwhile).
+    is used everywhere within FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS (Stripe retries what fails meanwhile), and at
+    once in the process that changed it (signing_organization_forget).
     """
-    key = "flexbill:stripe-webhook-org:" + hashlib.sha256(slug.encode()).hexdigest()
+    key = _signing_key(slug)
     found = _organizations.get(key)
     if found is None:
         row = Organization.objects.filter(slug=slug).values_list("pk", "stripe_webhook_secret").first()
         found = tuple(row) if row else (None, "")
         _organizations.set(key, found, settings.FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS)
     return found
+
+
+def signing_organization_forget(slug: str) -> None:
+    """The organization's signing secret changed: this process reads it afresh on the next delivery."""
+    _organizations.delete(_signing_key(slug[:60]))
+
+
+def _signing_key(slug: str) -> str:
+    return "flexbill:stripe-webhook-org:" + hashlib.sha256(slug.encode()).hexdigest()
 
 
 def _reject(org_slug: str, organization_id, body: bytes, headers, detail: str, *, why: str) -> WebhookOutcome:

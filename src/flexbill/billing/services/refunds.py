@@ -20,7 +20,7 @@ from flexbill.stripe_gateway.types import RefundInfo, StripeGatewayError
 from .. import rules
 from ..models import Charge, Refund, RefundOrigin, RefundReason, RefundStatus
 from ..refusals import RefundRefused, Refusal
-from .derive import charge_refresh
+from .derive import charge_refresh, invoice_figures
 from .locks import lock_charge
 from .sync import charge_sync_refunds
 
@@ -39,8 +39,14 @@ def refund_create(
     idempotency_key: str | None = None,
     currency: str | None = None,
     now: datetime | None = None,
+    request_body: dict | None = None,
 ) -> Refund:
-    """Refund a Stripe charge, fully (amount=None) or partly. Raises RefundRefused, StripeFailed, Conflict."""
+    """Refund a Stripe charge, fully (amount=None) or partly. Raises RefundRefused, StripeFailed, Conflict.
+
+    `request_body`: the request exactly as the caller received it (the API's JSON body). A replay of the same
+    Idempotency-Key must carry the same body, field for field, or it is refused (409); without one, the
+    arguments themselves are the request.
+    """
     if reason not in RefundReason.values:
         raise InvalidInput(f"reason must be one of {', '.join(RefundReason.values)}.", code="reason_invalid")
     note = (note or "").strip()
@@ -48,7 +54,15 @@ def refund_create(
         raise InvalidInput(f"note must be at most {MAX_NOTE} characters.", code="note_invalid")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidInput("Idempotency-Key must be 1 to 255 characters.", code="idempotency_key_invalid")
-    fingerprint = _fingerprint(charge.pk, amount, reason, note, credit_note)
+    if request_body is None:
+        request_body = {
+            "amount": amount,
+            "reason": reason,
+            "note": note,
+            "credit_note": credit_note,
+            "currency": currency,
+        }
+    fingerprint = request_fingerprint(charge.pk, request_body)
     if not membership.has_permission(Permission.CHARGES_REFUND):
         # Before anything else, replays included: a key someone else used reveals nothing to the unpermitted.
         raise RefundRefused(Refusal.PERMISSION_DENIED)
@@ -71,6 +85,7 @@ def refund_create(
                 can_refund=membership.has_permission(Permission.CHARGES_REFUND),
                 amount=amount,
                 currency=currency,
+                invoice=invoice_figures(charge.invoice),
             )
             if not eligibility.allowed:
                 raise RefundRefused(eligibility.refusal)
@@ -243,8 +258,10 @@ def _replay(existing: Refund, fingerprint: str) -> Refund:
     return existing
 
 
-def _fingerprint(charge_id: int, amount: object, reason: str, note: str, credit_note: bool) -> str:
-    payload = json.dumps([charge_id, amount, reason, note, bool(credit_note)], default=str)
+def request_fingerprint(charge_id: int, body: dict) -> str:
+    """One hash per request meaning: every field as received, so an added, dropped or changed field (its type
+    too: 100, 100.0, "100" and true differ) changes it, and only the order of the keys and spacing do not."""
+    payload = json.dumps({"charge": charge_id, "body": body}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

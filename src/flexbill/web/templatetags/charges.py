@@ -2,7 +2,8 @@
 
 from django import template
 
-from flexbill.billing.rules import charge_display_status
+from flexbill.billing.rules import charge_display_status, mark_refunded_refusal
+from flexbill.billing.services.derive import invoice_figures
 
 register = template.Library()
 
@@ -25,3 +26,9 @@ def charge_status(charge):
         amount_refund_pending=charge.amount_refund_pending,
     )
     return {"key": key, "label": LABELS[key], "charge": charge}
+
+
+@register.filter
+def can_mark_refunded(charge, invoice) -> bool:
+    """Offer "Change status" and "Delete" only where the service would accept them."""
+    return mark_refunded_refusal(charge, invoice=invoice_figures(invoice)) is None

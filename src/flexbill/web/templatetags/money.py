@@ -1,8 +1,9 @@
-"""{{ amount|money:currency }} — minor units formatted for people, in the currency's own digits."""
+"""{{ amount|money:currency }} — minor units formatted for people, in the currency's own digits and the locale of
+the organization whose page is being rendered ("$1,234.50" in en_US, "1.234,50 €" in de_DE)."""
 
 from django import template
 
-from flexbill.web.money import format_money
+from flexbill.web.money import display_locale, format_money
 
 register = template.Library()
 
@@ -11,4 +12,4 @@ register = template.Library()
 def money(amount, currency):
     if amount is None or not currency:
         return ""
-    return format_money(int(amount), currency)
+    return format_money(int(amount), currency, display_locale())

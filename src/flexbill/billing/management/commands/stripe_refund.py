@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from flexbill.accounts.selectors import organization_get
 from flexbill.billing.models import Charge
+from flexbill.cli_arguments import CHARGE_ID, charge_reference, minor_units
 from flexbill.errors import FlexbillError
 from flexbill.stripe_gateway.devtools import stripe_refund_directly
 from flexbill.stripe_gateway.types import StripeGatewayError
@@ -12,18 +13,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="organization slug")
-        parser.add_argument("--charge", required=True, help="flexbill charge id or Stripe charge id (ch_…)")
-        parser.add_argument("--amount", type=int, help="minor units; default: the whole charge")
+        parser.add_argument(
+            "--charge", required=True, type=charge_reference, help="flexbill charge id or Stripe charge id (ch_…)"
+        )
+        parser.add_argument(
+            "--amount", type=minor_units, help="minor units (1250 for 12.50); default: the whole charge"
+        )
 
     def handle(self, *args, org, charge, amount, **options):
         try:
             organization = organization_get(slug=org)
         except FlexbillError as exc:
             raise CommandError(exc.detail) from exc
-        if amount is not None and amount < 1:
-            raise CommandError("--amount must be a positive number of minor units.")
         stripe_charge_id = charge
-        if charge.isdigit():
+        if CHARGE_ID.fullmatch(charge):
             local = Charge.objects.filter(organization=organization, pk=int(charge)).first()
             if local is None or not local.stripe_charge_id:
                 raise CommandError(f"Charge {charge} has no Stripe charge in {org}.")

@@ -3,7 +3,7 @@ from django.core.management.commands.migrate import Command as MigrateCommand
 
 
 class Command(MigrateCommand):
-    """`flexbill migrate`: Django's migrate, then the shared cache table (sign-in throttling uses it)."""
+    """`flexbill migrate`: Django's migrate, then the cache table shared by every process."""
 
     def handle(self, *args, **options):
         super().handle(*args, **options)

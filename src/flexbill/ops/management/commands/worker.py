@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from flexbill.billing.tasks import enqueue_reconcile_all, inbox_sweep
+from flexbill.ops.housekeeping import housekeeping
 
 
 class Command(BaseCommand):
@@ -32,6 +33,8 @@ class Command(BaseCommand):
         self._every(stop, settings.FLEXBILL_INBOX_SWEEP_INTERVAL, inbox_sweep, "inbox-sweep", at_start=True)
         if reconcile_interval > 0:
             self._every(stop, reconcile_interval, enqueue_reconcile_all, "reconcile-schedule")
+            # Rows anonymous traffic creates (sign-in counts, rejected deliveries) are dropped once they decide nothing.
+            self._every(stop, reconcile_interval, housekeeping, "housekeeping")
         call_command("db_worker", interval=poll_interval, verbosity=options.get("verbosity", 1))
 
     def _every(self, stop: threading.Event, seconds: float, enqueue, name: str, *, at_start: bool = False) -> None:

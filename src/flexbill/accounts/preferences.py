@@ -1,0 +1,56 @@
+"""Organization preferences staff holding settings.manage change in Settings → Organization or the API: the name,
+the default currency of new invoices, the locale money is typed and shown in, and refund e-mails. Refund sync is not
+among them: only platform staff turn it off (Django admin)."""
+
+from django.db import transaction
+
+from flexbill.audit.services import Actor, audit_record
+from flexbill.errors import InvalidInput, PermissionDenied
+
+from .models import Membership, Organization
+from .organization_rules import known_currency, known_locale, organization_name
+from .permissions import Permission
+
+PREFERENCES = ("name", "default_currency", "locale", "refund_emails_enabled")
+NOT_ALLOWED = "Your role does not allow you to change the organization's settings."
+
+
+def organization_preferences_update(*, membership: Membership, actor: Actor, **changes) -> Organization:
+    """Change any of PREFERENCES (others are refused); one audit event lists each field changed, before and after."""
+    if not membership.has_permission(Permission.SETTINGS_MANAGE):
+        raise PermissionDenied(NOT_ALLOWED)
+    unknown = sorted(set(changes) - set(PREFERENCES))
+    if unknown:
+        raise InvalidInput(f"{unknown[0]} cannot be changed here.", code="not_a_preference")
+    cleaned = {field: _clean(field, value) for field, value in changes.items() if value is not None}
+    with transaction.atomic():
+        organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
+        changed = {field: value for field, value in cleaned.items() if getattr(organization, field) != value}
+        if not changed:
+            return organization
+        before = {field: getattr(organization, field) for field in changed}
+        for field, value in changed.items():
+            setattr(organization, field, value)
+        organization.save(update_fields=list(changed))
+        audit_record(
+            organization_id=organization.pk,
+            actor=actor,
+            action="organization.preferences_changed",
+            obj=organization,
+            before=before,
+            after=changed,
+            message="Changed " + ", ".join(field.replace("_", " ") for field in changed) + ".",
+        )
+    return organization
+
+
+def _clean(field: str, value):
+    if field == "name":
+        return organization_name(value)
+    if field == "default_currency":
+        return known_currency(value)
+    if field == "locale":
+        return known_locale(value)
+    if not isinstance(value, bool):
+        raise InvalidInput("refund_emails_enabled is true or false.", code="invalid")
+    return value

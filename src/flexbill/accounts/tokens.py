@@ -1,0 +1,63 @@
+"""Personal API tokens: each person creates, names and revokes their own. Only a token's SHA-256 is stored."""
+
+import unicodedata
+
+from django.db import transaction
+from django.utils import timezone
+
+from flexbill.audit.services import Actor, audit_record
+from flexbill.errors import Conflict, InvalidInput, PermissionDenied
+
+from .models import ApiToken, Membership, hash_token
+
+NAME_MAX = 100
+
+
+def api_token_name_clean(name) -> str:
+    raw = str(name or "")
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in raw):
+        raise InvalidInput(
+            "A token's name cannot contain line breaks, control or invisible characters.", code="name_invalid"
+        )
+    text = " ".join(raw.split())
+    if not text:
+        raise InvalidInput('Name the token after what will use it, e.g. "Accounting export".', code="name_required")
+    if len(text) > NAME_MAX:
+        raise InvalidInput(f"A token's name is at most {NAME_MAX} characters.", code="name_too_long")
+    return text
+
+
+def api_token_issue(*, membership: Membership, name: str) -> tuple[ApiToken, str]:
+    """-> (the token, its raw value, to be shown this once)."""
+    if not membership.is_active:
+        raise PermissionDenied("Accept the invitation before creating API tokens.")
+    clean = api_token_name_clean(name)
+    raw = ApiToken.generate()
+    with transaction.atomic():
+        token = ApiToken.objects.create(membership=membership, name=clean, token_hash=hash_token(raw), prefix=raw[:10])
+        audit_record(
+            organization_id=membership.organization_id,
+            actor=Actor.for_user(membership.user),
+            action="api_token.created",
+            obj=token,
+            after={"name": token.name, "prefix": token.prefix},
+        )
+    return token, raw
+
+
+def api_token_revoke(*, membership: Membership, token: ApiToken) -> ApiToken:
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().get(pk=token.pk, membership=membership)
+        if token.revoked_at is not None:
+            raise Conflict("This token was already revoked.", code="already_revoked")
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(
+            organization_id=membership.organization_id,
+            actor=Actor.for_user(membership.user),
+            action="api_token.revoked",
+            obj=token,
+            before={"name": token.name, "prefix": token.prefix},
+            after={"revoked": True},
+        )
+    return token

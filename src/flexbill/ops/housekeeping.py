@@ -1,0 +1,14 @@
+"""Periodic clean-up run by the worker: rows that anonymous traffic creates are kept only as long as they matter."""
+
+from django.utils import timezone
+
+from flexbill.accounts.sign_in.throttle import sign_in_counts_prune
+from flexbill.billing.services.inbox import rejected_deliveries_prune
+
+
+def housekeeping() -> dict[str, int]:
+    now = timezone.now()
+    return {
+        "rejected_webhook_deliveries": rejected_deliveries_prune(now=now),
+        "sign_in_counts": sign_in_counts_prune(now=now),
+    }
