@@ -24,6 +24,7 @@ seeded charges are recorded in flexbill first (setup, not timed). Measured:
 import argparse
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -329,11 +330,13 @@ def _run_djstripe(peer: Path, args) -> dict:
     if args.djstripe_db:
         argv += ["--db", args.djstripe_db]
     out = subprocess.run(argv, capture_output=True, text=True, check=False)
-    line = next((x for x in out.stdout.splitlines() if x.startswith("djstripe:")), None)
-    if line is None:
-        raise RuntimeError(f"run.sh printed no result:\n{out.stdout}\n{out.stderr[-3000:]}")
+    found = re.findall(r"^djstripe: ([0-9.]+) events/s.*$", out.stdout, re.MULTILINE)
+    if not found:
+        say(f"run.sh printed no result (exit {out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+        return None
+    line = next(x for x in reversed(out.stdout.splitlines()) if x.startswith(f"djstripe: {found[-1]} events/s"))
     say(line)
-    return {"line": line, "events_per_s": float(line.split()[1])}
+    return {"line": line, "events_per_s": float(found[-1])}
 
 
 def _report(args, r: dict, djstripe: dict | None) -> None:

@@ -242,7 +242,7 @@ FLEXBILL_RECONCILE_INTERVAL = float(os.environ.get("FLEXBILL_RECONCILE_INTERVAL"
 # worker may take the events over, how often it tries an event it cannot apply (then the event is failed, shown on
 # the Sync health page), how often it waits for a charge it does not know, how often the worker looks for events
 # due again, and how many Stripe reads of one batch run at once.
-FLEXBILL_INBOX_BATCH_SIZE = int(os.environ.get("FLEXBILL_INBOX_BATCH_SIZE", "200"))
+FLEXBILL_INBOX_BATCH_SIZE = int(os.environ.get("FLEXBILL_INBOX_BATCH_SIZE", "500"))
 FLEXBILL_INBOX_LEASE_SECONDS = int(os.environ.get("FLEXBILL_INBOX_LEASE_SECONDS", "120"))
 FLEXBILL_INBOX_MAX_ATTEMPTS = int(os.environ.get("FLEXBILL_INBOX_MAX_ATTEMPTS", "12"))
 FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS = int(os.environ.get("FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS", "3"))
