@@ -1,4 +1,4 @@
-"""Invoices and charges through the REST API (API.md): creation, filters, cursor pagination, detail."""
+"""Invoices and charges through the REST API: creation, filters, cursor pagination, detail."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Refunds, charge actions, credit notes and audit through the REST API (API.md): status codes and error shapes."""
+"""Refunds, charge actions, credit notes and audit through the REST API: status codes and error shapes."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Organizations never see or change each other's data, and bad requests are 4xx, never 500 (API.md)."""
+"""Organizations never see or change each other's data, and bad requests are 4xx, never 500."""
 
 import pytest
 

@@ -1,6 +1,6 @@
 """The inbox of Stripe events: acknowledged at once with no Stripe call, applied by the worker in batches with one
 Stripe read per charge, retried by flexbill (never bounced to Stripe), and only for the organization's own
-account and mode (rule 9)."""
+account and mode (docs/rules.md, rule 9)."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Reconcile settles what webhooks missed and what a crash left "requested" (rule 11)."""
+"""Reconcile settles what webhooks missed and what a crash left "requested" (docs/rules.md, rule 11)."""
 
 import io
 import time

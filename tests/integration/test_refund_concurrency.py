@@ -1,4 +1,4 @@
-"""Refunds requested at the same time never add up to more than the charge (DESIGN.md rule 3), and one
+"""Refunds requested at the same time never add up to more than the charge (docs/rules.md, rule 3), and one
 Idempotency-Key gives one refund, however many requests carry it. Real threads, real database transactions."""
 
 import pytest

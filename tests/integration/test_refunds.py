@@ -1,4 +1,5 @@
-"""Issuing refunds through the services, against the database and the local Stripe (DESIGN.md rules 1-8, 10, 12)."""
+"""Issuing refunds through the services, against the database and the local Stripe (docs/rules.md, rules 1-8, 10
+and 12)."""
 
 import threading
 import time
@@ -195,7 +196,7 @@ def test_failed_charge_is_refused_as_not_succeeded(org, owner, make_customer, ma
     assert refused.value.refusal is Refusal.NOT_SUCCEEDED
 
 
-# Permissions (rule 1) ----------------------------------------------------------------------------------------
+# Permissions (docs/rules.md, rule 1) ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("role", ["owner", "admin", "clerk"])
 def test_owners_admins_and_roles_with_refund_permission_may_refund(org, make_member, paid_charge, role):
     member = make_member(org, role)
@@ -216,7 +217,7 @@ def test_members_and_roles_without_refund_permission_are_refused(org, make_membe
     assert not Refund.objects.filter(charge=paid_charge).exists()
 
 
-# Stripe failures (rule 5) ------------------------------------------------------------------------------------
+# Stripe failures (docs/rules.md, rule 5) ------------------------------------------------------------------------------
 def test_stripe_unreachable_leaves_everything_as_it_was(settings, owner, paid_charge):
     invoice_before = reload(paid_charge.invoice)
     settings.FLEXBILL_STRIPE_API_BASE = UNREACHABLE_STRIPE
@@ -260,7 +261,7 @@ def test_refund_reserved_by_a_timeout_counts_against_the_next_refund(slow_stripe
     assert refused.value.refusal is Refusal.AMOUNT_TOO_LARGE
 
 
-# ACH / SEPA age limit (rule 4) -------------------------------------------------------------------------------
+# ACH / SEPA age limit (docs/rules.md, rule 4) -------------------------------------------------------------------------
 def test_sepa_charge_older_than_180_days_is_refused_before_stripe_is_called(owner, sepa_charge):
     Charge.objects.filter(pk=sepa_charge.pk).update(charged_at=timezone.now() - timedelta(days=181))
 
@@ -298,7 +299,7 @@ def test_card_charge_older_than_180_days_is_still_refunded(owner, paid_charge):
     assert refund.status == "succeeded"
 
 
-# Credit notes (rule 10) --------------------------------------------------------------------------------------
+# Credit notes (docs/rules.md, rule 10) --------------------------------------------------------------------------------
 def test_refund_with_credit_note_issues_a_credit_note_for_the_refund_amount(owner, paid_charge):
     refund = services.refund_create(membership=owner, charge=paid_charge, amount=2500, credit_note=True)
 
@@ -340,7 +341,7 @@ def test_credit_note_recording_money_returned_outside_stripe_counts_as_refunded(
     assert stripe_refunds(paid_charge) == {}
 
 
-# Marking refunded without moving money (rule 8) --------------------------------------------------------------
+# Marking refunded without moving money (docs/rules.md, rule 8) --------------------------------------------------------
 @pytest.mark.parametrize("via", ["status", "delete"])
 def test_marking_a_charge_refunded_moves_no_money_and_is_audited_as_such(owner, paid_charge, via):
     services.charge_mark_refunded(membership=owner, charge=paid_charge, via=via)
@@ -381,7 +382,7 @@ def test_refund_of_a_charge_marked_refunded_is_refused(owner, paid_charge):
     assert stripe_refunds(paid_charge) == {}
 
 
-# Audit (rule 12) ---------------------------------------------------------------------------------------------
+# Audit (docs/rules.md, rule 12) ---------------------------------------------------------------------------------------
 def test_refund_and_the_status_changes_it_causes_are_audited(owner, paid_charge):
     refund = services.refund_create(membership=owner, charge=paid_charge)
 

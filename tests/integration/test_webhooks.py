@@ -1,5 +1,5 @@
-"""Refunds made or reported in Stripe arrive through signed webhooks (rules 6, 7 and 9): each delivery is stored in
-the inbox and answered at once; the worker's inbox_apply_pending applies it."""
+"""Refunds made or reported in Stripe arrive through signed webhooks (docs/rules.md, rules 6, 7 and 9): each
+delivery is stored in the inbox and answered at once; the worker's inbox_apply_pending applies it."""
 
 import random
 import threading

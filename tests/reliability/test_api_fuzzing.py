@@ -1,5 +1,5 @@
 """Bad input never makes the API fail: schemathesis fuzzes every operation of the OpenAPI schema of the running
-server (valid and invalid requests, authenticated as an owner) and no answer is a 5xx (API.md: never 500 for bad
+server (valid and invalid requests, authenticated as an owner) and no answer is a 5xx (the API never answers 500 for bad
 input). The body size limit holds through the real server too."""
 
 import pytest

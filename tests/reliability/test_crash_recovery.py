@@ -1,5 +1,6 @@
 """The server process dies between Stripe's refund and flexbill's commit (SIGKILL, fault injection): reconcile,
-or a retry with the same Idempotency-Key, records the refund Stripe made exactly once (DESIGN.md rules 5 and 11)."""
+or a retry with the same Idempotency-Key, records the refund Stripe made exactly once (docs/rules.md, rules 5
+and 11)."""
 
 from datetime import timedelta
 

@@ -1,5 +1,5 @@
 """Refunds requested at once through the real server (gunicorn, 3 processes x 2 threads) never exceed the charge,
-and what flexbill recorded is exactly what Stripe holds (DESIGN.md rules 3 and 5, API.md Idempotency-Key)."""
+and what flexbill recorded is exactly what Stripe holds (docs/rules.md, rules 3 and 5, the API's Idempotency-Key)."""
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor

@@ -1,6 +1,6 @@
 """A worker process dies (SIGKILL) after it claimed a batch of Stripe events and wrote the refunds, before the
 commit: nothing is lost, nothing is doubled. Another worker takes the events over once the claim's lease ends
-and applies each once (rule 9: the inbox)."""
+and applies each once (docs/rules.md, rule 9: the inbox)."""
 
 import json
 import time

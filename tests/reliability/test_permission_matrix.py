@@ -1,4 +1,4 @@
-"""Who may do what: every mutating API endpoint and UI action against every kind of caller (DESIGN.md rule 1,
+"""Who may do what: every mutating API endpoint and UI action against every kind of caller (docs/rules.md, rule 1,
 accounts/permissions.py). Allowed callers change exactly what they asked; everyone else changes nothing and gets
 401 (no token), 403 (no permission) or 404 (another organization's object)."""
 

@@ -1,5 +1,5 @@
 """Stripe down, failing or too slow: the API answers 502 saying so, the charge is not refunded, and the same
-request retried after Stripe recovers refunds exactly once (DESIGN.md rule 5; API.md 502 and Idempotency-Key).
+request retried after Stripe recovers refunds exactly once (docs/rules.md, rule 5; the API's 502 and Idempotency-Key).
 
 tests/api/test_refunds_api.py and tests/integration/test_refunds.py cover the outage itself; these follow the
 request through to the retry."""

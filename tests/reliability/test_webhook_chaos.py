@@ -1,7 +1,7 @@
 """Webhook chaos through the real server and the real worker: a few hundred refund events for many charges,
 duplicated, shuffled and delivered concurrently, with bad deliveries mixed in, while `flexbill worker` applies the
 inbox. Every bad delivery is a 400 and changes nothing, no delivery is a 500, every event is stored once and applied
-once, no refund is recorded twice, and every charge ends with exactly the refunds Stripe has (rule 9).
+once, no refund is recorded twice, and every charge ends with exactly the refunds Stripe has (docs/rules.md, rule 9).
 
 Run with `pytest -s` to see the figures (RELIABILITY.md quotes them)."""
 

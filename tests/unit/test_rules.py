@@ -1,4 +1,4 @@
-"""Refund eligibility and status derivation (DESIGN.md rules 1-4, 6, 7): pure rules, no database, no Stripe."""
+"""Refund eligibility and status derivation (docs/rules.md, rules 1-4, 6, 7): pure rules, no database, no Stripe."""
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -331,7 +331,7 @@ def test_invoice_status_is_derived_from_its_charges(current, charge_statuses, am
 
 
 def test_partial_refund_leaves_invoice_status():
-    # A partly refunded charge stays "success" (rule 6), so the invoice stays "paid" (rule 7).
+    # A partly refunded charge stays "success" (docs/rules.md, rule 6), so the invoice stays "paid" (rule 7).
     charge = rules.charge_status(payment_status="success", amount=10000, amount_refunded=4000, marked_refunded=False)
     assert rules.invoice_status(current="paid", total=10000, charge_statuses=[charge], amount_paid=10000) == "paid"
 

@@ -1,4 +1,5 @@
-"""REST API v1 (contract: API.md). Handlers parse, call one service or selector, and shape the answer."""
+"""REST API v1 (contract: the README's REST API section). Handlers parse, call one service or selector, and shape
+the answer."""
 
 import json
 from typing import Annotated, Literal

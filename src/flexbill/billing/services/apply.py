@@ -1,4 +1,4 @@
-"""Applying Stripe's refunds of many charges at once (rule 9): one transaction, set-based writes.
+"""Applying Stripe's refunds of many charges at once (docs/rules.md, rule 9): one transaction, set-based writes.
 
 The inbox worker and reconcile both come here. Per charge the decisions are the per-row ones (billing/rules.py:
 refund totals, charge and invoice status, which requested refunds to release); the writes are done in bulk:

@@ -28,7 +28,7 @@ def credit_note_create(
     refund_reference: str = "",
     refunded_on: date | None = None,
 ) -> CreditNote:
-    """Issue a credit note; with a refund method it records money returned outside Stripe (rule 10).
+    """Issue a credit note; with a refund method it records money returned outside Stripe (docs/rules.md, rule 10).
 
     Every credit note stays within the invoice total; one recording money returned also stays within what the
     invoice may still refund (rules.recorded_refund_refusal), checked under the invoice lock so that two at once

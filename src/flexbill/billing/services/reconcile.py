@@ -1,4 +1,5 @@
-"""Reconcile (rule 11): page through every refund of the organization in Stripe and settle what webhooks missed.
+"""Reconcile (docs/rules.md, rule 11): page through every refund of the organization in Stripe and settle what
+webhooks missed.
 
 Each page of Stripe's refunds is applied as one batch through the same set-based path as the inbox (apply.py):
 new refunds made in Stripe, status changes, and refunds flexbill left "requested" after a crash or timeout.

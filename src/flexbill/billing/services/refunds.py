@@ -1,4 +1,5 @@
-"""Issuing refunds through Stripe (rule 5): record first, reserve, call Stripe, then store what it said."""
+"""Issuing refunds through Stripe (docs/rules.md, rule 5): record first, reserve, call Stripe, then store what it
+said."""
 
 import hashlib
 import json

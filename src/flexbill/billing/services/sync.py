@@ -1,4 +1,5 @@
-"""Bringing Stripe's view of one charge's refunds into flexbill (rule 9): the single-charge entry to apply.py.
+"""Bringing Stripe's view of one charge's refunds into flexbill (docs/rules.md, rule 9): the single-charge entry to
+apply.py.
 
 Refunds are keyed by Stripe's refund id, and refunds flexbill issued carry their flexbill reference in
 metadata, so whichever path reports a refund first (issuing, the inbox, reconcile), it is recorded once.
