@@ -2,18 +2,19 @@
 row and its audit events, what flexbill tells Stripe, what a Stripe failure says, and how a refund left
 "requested" is settled: adopted, sent again, or canceled once its grace period is over."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from flexbill.audit.models import AuditEvent
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Refund
-from flexbill.billing.services.refunds import request_fingerprint
+from flexbill.billing.services.refunds import _release, request_fingerprint
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
-from stripe_events import stripe_client
+from stripe_events import stripe_client, stripe_refund_for_reference
 
 UNREACHABLE_STRIPE = "http://127.0.0.1:9"  # nothing listens there: the request never leaves
 
@@ -218,3 +219,100 @@ def test_a_replayed_key_with_another_request_is_refused_and_a_stale_requested_on
     # A replay after that settles it with Stripe.
     services.refund_create(membership=owner, charge=paid_charge, amount=2500, idempotency_key="k-stale")
     assert Refund.objects.get(pk=stale.pk).status == "succeeded"
+
+
+def test_every_event_of_a_refund_names_its_invoice_and_stripe_s_answer_is_stamped_with_when_it_was_read(
+    owner, paid_charge
+):
+    asked_at = timezone.now()
+    refund = services.refund_create(membership=owner, charge=paid_charge, amount=2500)
+
+    events = refund_events(refund)
+    assert [e[0] for e in events] == ["refund.requested", "refund.succeeded"]
+    assert {e[4] for e in events} == {paid_charge.invoice_id}
+    synced_at = Refund.objects.get(pk=refund.pk).stripe_synced_at
+    assert synced_at is not None and asked_at <= synced_at <= timezone.now()
+
+
+def test_settling_adopts_the_refund_stripe_made_for_it_in_the_name_of_who_settles(org, owner, paid_charge):
+    refund = requested_refund(org, paid_charge)
+    stripe_id = stripe_refund_for_reference(
+        org, charge_id=paid_charge.stripe_charge_id, amount=2500, reference=refund.reference
+    )
+
+    services.refund_settle(refund=refund, resend=True, actor=Actor.for_user(owner.user))
+
+    settled = Refund.objects.get(pk=refund.pk)
+    assert (settled.status, settled.stripe_refund_id) == ("succeeded", stripe_id)
+    [event] = AuditEvent.objects.filter(object_type="refund", object_id=str(refund.pk))
+    assert (event.action, event.actor_user_id, event.invoice_id) == (
+        "refund.succeeded",
+        owner.user.pk,
+        paid_charge.invoice_id,
+    )
+    assert len(list(stripe_client(org).v1.refunds.list(params={"charge": paid_charge.stripe_charge_id}))) == 1
+
+
+def test_a_refund_is_kept_requested_until_its_grace_period_is_fully_over(settings, org, paid_charge):
+    settings.FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = 600
+    now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        refund = requested_refund(org, paid_charge)
+        Refund.objects.filter(pk=refund.pk).update(created_at=now - timedelta(seconds=600))
+        services.refund_settle(refund=Refund.objects.get(pk=refund.pk), resend=False)
+    assert Refund.objects.get(pk=refund.pk).status == "canceled"
+
+
+def test_settling_when_stripe_cannot_be_asked_says_so_and_changes_nothing(settings, org, paid_charge):
+    refund = requested_refund(org, paid_charge)
+    settings.FLEXBILL_STRIPE_API_BASE = UNREACHABLE_STRIPE
+
+    with pytest.raises(StripeFailed) as failed:
+        services.refund_settle(refund=refund, resend=True)
+
+    assert failed.value.detail.startswith("Stripe could not be asked about this refund: ")
+    assert Refund.objects.get(pk=refund.pk).status == "requested"
+
+
+def test_releasing_a_reservation_removes_only_that_refund_and_only_while_it_is_still_requested(org, paid_charge):
+    released = requested_refund(org, paid_charge, amount=1000)
+    other = requested_refund(org, paid_charge, amount=2000)
+    canceled = requested_refund(org, paid_charge, amount=3000)
+    Refund.objects.filter(pk=canceled.pk).update(status="canceled")
+
+    _release(refund=released, actor=SYSTEM, message="Card declined")
+    _release(refund=canceled, actor=SYSTEM, message="Card declined")
+
+    assert set(Refund.objects.values_list("pk", flat=True)) == {other.pk, canceled.pk}
+    assert paid_charge.__class__.objects.get(pk=paid_charge.pk).amount_reserved == 2000
+
+
+@pytest.mark.parametrize(("beyond", "settled"), [(timedelta(0), False), (timedelta(milliseconds=500), True)])
+def test_a_replay_settles_a_requested_refund_only_once_its_first_attempt_is_surely_over(
+    settings, org, owner, paid_charge, beyond, settled
+):
+    """The first attempt may still be talking to Stripe for FLEXBILL_STRIPE_TIMEOUT per try, plus 5 seconds."""
+    body = {"amount": 2500, "reason": "requested_by_customer", "note": "", "credit_note": False, "currency": None}
+    in_flight_for = timedelta(seconds=settings.FLEXBILL_STRIPE_TIMEOUT * (settings.FLEXBILL_STRIPE_MAX_RETRIES + 1) + 5)
+    now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        refund = requested_refund(
+            org, paid_charge, idempotency_key="k", request_fingerprint=request_fingerprint(paid_charge.pk, body)
+        )
+        Refund.objects.filter(pk=refund.pk).update(created_at=now - in_flight_for - beyond)
+        services.refund_create(membership=owner, charge=paid_charge, amount=2500, idempotency_key="k")
+    assert Refund.objects.get(pk=refund.pk).status == ("succeeded" if settled else "requested")
+
+
+def test_an_idempotency_key_is_one_organizations_so_another_may_use_the_same_key(
+    org, owner, paid_charge, make_org, make_member, make_paid_charge
+):
+    other = make_org()
+    theirs = services.refund_create(
+        membership=make_member(other, "owner"), charge=make_paid_charge(other), amount=700, idempotency_key="k-1"
+    )
+
+    ours = services.refund_create(membership=owner, charge=paid_charge, amount=2500, idempotency_key="k-1")
+
+    assert ours.pk != theirs.pk
+    assert (ours.organization_id, ours.amount, ours.status) == (org.pk, 2500, "succeeded")
