@@ -12,6 +12,7 @@ from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Refund
+from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.billing.services.refunds import _release, request_fingerprint
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
 from stripe_events import stripe_client, stripe_refund_for_reference
@@ -316,3 +317,25 @@ def test_an_idempotency_key_is_one_organizations_so_another_may_use_the_same_key
 
     assert ours.pk != theirs.pk
     assert (ours.organization_id, ours.amount, ours.status) == (org.pk, 2500, "succeeded")
+
+
+def test_a_refund_in_another_currency_than_the_charges_is_refused_before_anything_is_recorded(owner, paid_charge):
+    with pytest.raises(RefundRefused) as refused:
+        services.refund_create(membership=owner, charge=paid_charge, amount=100, currency="eur")
+
+    assert refused.value.refusal is Refusal.CURRENCY_MISMATCH
+    assert not Refund.objects.exists()
+
+
+def test_a_refund_is_bounded_by_what_the_invoice_may_still_refund_after_money_returned_by_credit_note(
+    owner, paid_charge
+):
+    services.credit_note_create(
+        membership=owner, invoice=paid_charge.invoice, amount=7000, reason="Cash back", refund_method="cash"
+    )
+
+    with pytest.raises(RefundRefused) as refused:
+        services.refund_create(membership=owner, charge=paid_charge, amount=3001)
+
+    assert refused.value.refusal is Refusal.REFUNDS_EXCEED_PAID
+    assert services.refund_create(membership=owner, charge=paid_charge).amount == 3000
