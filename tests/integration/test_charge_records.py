@@ -9,6 +9,7 @@ from flexbill.billing import services
 from flexbill.billing.models import Charge
 from flexbill.errors import Conflict, InvalidInput, NotFound
 from flexbill.stripe_gateway.types import PaymentResult
+from recording_stripe import recording_stripe
 from stripe_events import stripe_client
 
 
@@ -176,3 +177,13 @@ def test_a_later_payment_outcome_is_audited_from_what_it_was_and_the_same_outcom
             invoice.pk,
         )
     ]
+
+
+def test_every_attempt_to_charge_carries_one_idempotency_key_naming_the_charge(settings, invoice):
+    invoice, card = invoice
+    with recording_stripe() as (url, received):
+        settings.FLEXBILL_STRIPE_API_BASE = url
+        charge = services.charge_create_stripe(invoice=invoice, payment_method_id=card.pk, actor=SYSTEM)
+
+    keys = {headers.get("Idempotency-Key") for headers in received}
+    assert received and keys == {f"flexbill-charge-{charge.pk}-{charge.created_at.timestamp():.0f}"}

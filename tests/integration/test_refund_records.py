@@ -15,6 +15,7 @@ from flexbill.billing.models import Refund
 from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.billing.services.refunds import _release, request_fingerprint
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
+from recording_stripe import recording_stripe
 from stripe_events import stripe_client, stripe_refund_for_reference
 
 UNREACHABLE_STRIPE = "http://127.0.0.1:9"  # nothing listens there: the request never leaves
@@ -339,3 +340,16 @@ def test_a_refund_is_bounded_by_what_the_invoice_may_still_refund_after_money_re
 
     assert refused.value.refusal is Refusal.REFUNDS_EXCEED_PAID
     assert services.refund_create(membership=owner, charge=paid_charge).amount == 3000
+
+
+def test_every_attempt_to_send_a_refund_carries_its_one_idempotency_key_so_stripe_refunds_it_once(
+    settings, owner, paid_charge
+):
+    with recording_stripe() as (url, received):
+        settings.FLEXBILL_STRIPE_API_BASE = url
+        with pytest.raises(StripeFailed):
+            services.refund_create(membership=owner, charge=paid_charge, amount=1000)
+
+    refund = Refund.objects.get(charge=paid_charge)
+    keys = {headers.get("Idempotency-Key") for headers in received}
+    assert received and keys == {f"flexbill-refund-{refund.reference}"}
