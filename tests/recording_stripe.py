@@ -7,14 +7,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextmanager
-def recording_stripe():
-    """Yields (base URL, list of request header dicts, appended to as requests arrive)."""
+def recording_stripe(on_request=None):
+    """Yields (base URL, list of request header dicts, appended to as requests arrive). `on_request()`, if given,
+    runs in the server's thread while each request waits for its answer."""
     received: list[dict] = []
 
     class Recording(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server's naming
             received.append(dict(self.headers))
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if on_request is not None:
+                on_request()
             self.send_response(500)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

@@ -187,3 +187,32 @@ def test_every_attempt_to_charge_carries_one_idempotency_key_naming_the_charge(s
 
     keys = {headers.get("Idempotency-Key") for headers in received}
     assert received and keys == {f"flexbill-charge-{charge.pk}-{charge.created_at.timestamp():.0f}"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_a_charge_is_with_stripe_it_is_pending_and_a_second_charge_of_the_invoice_is_refused(settings, invoice):
+    """The charge is committed as pending before Stripe is called, so that a concurrent request counts it."""
+    from django.db import connection
+
+    invoice, card = invoice
+    seen = []
+
+    def meanwhile():
+        if seen:
+            return  # the second charge was let through to Stripe: the assertion below says so
+        try:
+            seen.append(list(Charge.objects.values_list("payment_status", "status")))
+            try:
+                services.charge_create_stripe(invoice=invoice, payment_method_id=card.pk, actor=SYSTEM)
+                seen.append("charged twice")
+            except Conflict as refused:
+                seen.append(refused.code)
+        finally:
+            connection.close()
+
+    with recording_stripe(on_request=meanwhile) as (url, _):
+        settings.FLEXBILL_STRIPE_API_BASE = url
+        services.charge_create_stripe(invoice=invoice, payment_method_id=card.pk, actor=SYSTEM)
+
+    assert seen == [[("pending", "pending")], "invoice_paid"]
+    assert Charge.objects.count() == 1
