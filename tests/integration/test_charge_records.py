@@ -7,7 +7,7 @@ from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
 from flexbill.billing.models import Charge
-from flexbill.errors import Conflict, InvalidInput, NotFound
+from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
 from flexbill.stripe_gateway.types import PaymentResult
 from recording_stripe import recording_stripe
 from stripe_events import stripe_client
@@ -96,6 +96,13 @@ def test_a_card_payment_tells_stripe_the_customer_method_amount_and_flexbill_cha
         invoice.currency,
         invoice.customer.stripe_customer_id,
         card.stripe_payment_method_id,
+    )
+    stored = Charge.objects.get(pk=charge.pk)
+    assert (stored.payment_method_id, stored.payment_method_type, stored.currency, stored.source) == (
+        card.pk,
+        "card",
+        invoice.currency,
+        "stripe",
     )
     assert intent.metadata.to_dict() == {"flexbill_charge_id": str(charge.pk), "flexbill_invoice": invoice.number}
 
@@ -216,3 +223,14 @@ def test_while_a_charge_is_with_stripe_it_is_pending_and_a_second_charge_of_the_
 
     assert seen == [[("pending", "pending")], "invoice_paid"]
     assert Charge.objects.count() == 1
+
+
+def test_a_charge_stripe_surely_did_not_make_is_removed_and_says_why(settings, invoice):
+    invoice, card = invoice
+    settings.FLEXBILL_STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there: the request never leaves
+
+    with pytest.raises(StripeFailed) as failed:
+        services.charge_create_stripe(invoice=invoice, payment_method_id=card.pk, actor=SYSTEM)
+
+    assert failed.value.detail.startswith("Stripe could not charge the payment method: ")
+    assert not Charge.objects.exists()
