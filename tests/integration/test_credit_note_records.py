@@ -191,5 +191,13 @@ def test_the_credit_note_a_refund_asked_for_credits_only_what_is_left_down_to_th
     credit(owner, paid_charge.invoice, amount=9999)
 
     refund = services.refund_create(membership=owner, charge=paid_charge, amount=2500, credit_note=True)
+    nothing_left = services.refund_create(membership=owner, charge=paid_charge, amount=2500, credit_note=True)
 
     assert CreditNote.objects.get(refund=refund).amount == 1
+    assert not CreditNote.objects.filter(refund=nothing_left).exists()  # never a credit note of nothing
+
+
+@pytest.mark.parametrize("reference", [{}, {"refund_reference": None}, {"refund_reference": ""}])
+def test_money_returned_without_a_reference_is_recorded_with_none(owner, paid_charge, reference):
+    note = credit(owner, paid_charge.invoice, refund_method="cash", **reference)
+    assert CreditNote.objects.get(pk=note.pk).refund_reference == ""
