@@ -149,8 +149,10 @@ def judge_equivalents(result: Result, work: Path, equivalents: dict[str, Equival
         if result.statuses[name] in KILLED:
             result.wrongly_listed.append(name)
             continue
-        added = [line[1:].strip() for line in mutant_diff(work, name).splitlines() if line.startswith("+ ")]
-        if any(statement.change in line for line in added):
+        diff = mutant_diff(work, name).splitlines()
+        # The line the mutant writes, or for a dropped argument the line it removes.
+        changed = [line[1:].strip() for line in diff if line.startswith(("+ ", "- ")) and not line.startswith("--- ")]
+        if any(statement.change in line for line in changed):
             result.equivalent.append(name)
         else:
             result.stale.append(name)  # the code moved: this name is now another mutant, judge it afresh
