@@ -62,7 +62,13 @@ def test_a_recorded_payment_is_audited_once_as_created_with_what_was_recorded(in
 
     charge = services.charge_record(invoice=invoice, source="manual", amount=2000, reference="Cash desk", actor=SYSTEM)
 
-    assert (charge.payment_status, Charge.objects.get(pk=charge.pk).status) == ("success", "success")
+    stored = Charge.objects.get(pk=charge.pk)
+    assert (stored.payment_status, stored.status, stored.currency, stored.source) == (
+        "success",
+        "success",
+        invoice.currency,
+        "manual",
+    )
     assert charge_events(charge) == [
         (
             "charge.created",

@@ -6,6 +6,8 @@ import pytest
 from flexbill.audit.models import AuditEvent
 from flexbill.billing import services
 from flexbill.billing.models import Invoice
+from flexbill.billing.refusals import RefundRefused, Refusal
+from flexbill.errors import PermissionDenied
 
 
 def derived_trail(invoice_id: int, after_id: int) -> list[tuple]:
@@ -45,14 +47,23 @@ def test_a_partial_refund_audits_the_charge_and_invoice_amounts_it_changed_and_n
     ]
 
 
-def test_marking_a_charge_refunded_audits_the_charge_and_invoice_with_the_reason_no_money_moved(owner, paid_charge):
+@pytest.mark.parametrize(("via", "what"), [("status", "Status changed to Refunded"), ("delete", "Deleted")])
+def test_marking_a_charge_refunded_audits_the_charge_and_invoice_with_the_reason_no_money_moved(
+    owner, paid_charge, via, what
+):
     start = last_event_id()
 
-    services.charge_mark_refunded(membership=owner, charge=paid_charge, via="status")
+    services.charge_mark_refunded(membership=owner, charge=paid_charge, via=via)
 
     message = "Marked refunded, no money moved."
     trail = derived_trail(paid_charge.invoice_id, start)
-    assert trail[0][:2] == ("charge", "charge.marked_refunded")
+    assert trail[0] == (
+        "charge",
+        "charge.marked_refunded",
+        {"status": "success", "amount_refunded": 0, "amount_reserved": 0},
+        {"status": "refunded", "amount_refunded": 0, "amount_reserved": 0},
+        f"{what}: marked refunded, no money moved.",
+    )
     assert trail[1:] == [
         (
             "charge",
@@ -100,3 +111,20 @@ def test_a_credit_note_leaves_a_draft_or_voided_invoice_as_it_is(org, owner, mak
 
     assert Invoice.objects.get(pk=invoice.pk).status == status
     assert derived_trail(invoice.pk, start) == []
+
+
+def test_marking_refunded_is_refused_when_a_credit_note_already_recorded_the_money_as_returned(owner, paid_charge):
+    services.credit_note_create(
+        membership=owner, invoice=paid_charge.invoice, amount=1, reason="Cash back", refund_method="cash"
+    )
+
+    with pytest.raises(RefundRefused) as refused:
+        services.charge_mark_refunded(membership=owner, charge=paid_charge, via="status")
+
+    assert refused.value.refusal is Refusal.REFUNDS_EXCEED_PAID
+
+
+def test_marking_refunded_without_its_permission_is_refused_with_the_permission_sentence(org, make_member, paid_charge):
+    with pytest.raises(PermissionDenied) as refused:
+        services.charge_mark_refunded(membership=make_member(org, "member"), charge=paid_charge, via="delete")
+    assert refused.value.detail == Refusal.PERMISSION_DENIED.sentence
