@@ -186,6 +186,10 @@ def check_known_bugs(module: str, bugs: list[dict]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    # --report: judge the results already in mutants/<module>/ (after rerunning some mutants there by hand with
+    # `mutmut run NAME`), without a new run nor the known bugs.
+    report_only = "--report" in argv
+    argv = [a for a in argv if a != "--report"]
     tool = load_config()
     settings = tool["flexbill"]["mutation"]
     modules: dict = settings["modules"]
@@ -199,12 +203,15 @@ def main(argv: list[str]) -> int:
     results = []
     for module in wanted:
         spec = modules[module]
-        print(f"{module}: mutating {spec['path']} against {' '.join(spec['tests'])}", flush=True)
-        work = workspace_for(module, spec, tool["mutmut"])
-        run_mutmut(module, work, max_children)
+        work = ROOT / "mutants" / module
+        if not report_only:
+            print(f"{module}: mutating {spec['path']} against {' '.join(spec['tests'])}", flush=True)
+            work = workspace_for(module, spec, tool["mutmut"])
+            run_mutmut(module, work, max_children)
         result = Result(module, read_statuses(work, spec))
         judge_equivalents(result, work, equivalents)
-        result.bugs_missed = check_known_bugs(module, settings.get("known_bugs", []))
+        if not report_only:
+            result.bugs_missed = check_known_bugs(module, settings.get("known_bugs", []))
         results.append(result)
         report(result, settings["min_killed"])
     failed = [r.module for r in results if r.score < settings["min_killed"] or r.bugs_missed]
@@ -230,7 +237,10 @@ def report(result: Result, minimum: float) -> None:
         f"{result.score:.1%} of non-equivalent mutants killed (minimum {minimum:.0%})"
     )
     for name in result.survivors:
-        print(f"    survived ({result.statuses[name]}): {name}    (cd mutants/{result.module} && mutmut show {name})")
+        print(
+            f"    survived ({result.statuses[name]}): {name}"
+            f"    (cd mutants/{result.module} && ../../.venv/bin/mutmut show {name})"
+        )
     for name in result.stale:
         print(f"    listed as equivalent in docs/mutation.md but its change no longer matches: {name}")
     for name in result.wrongly_listed:

@@ -8,14 +8,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @contextmanager
 def recording_stripe(on_request=None):
-    """Yields (base URL, list of request header dicts, appended to as requests arrive). `on_request()`, if given,
+    """Yields (base URL, list of request headers, each a dict with the form-encoded body under "body", appended to
+    as requests arrive). `on_request()`, if given,
     runs in the server's thread while each request waits for its answer."""
     received: list[dict] = []
 
     class Recording(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server's naming
-            received.append(dict(self.headers))
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            received.append({**self.headers, "body": body})
             if on_request is not None:
                 on_request()
             self.send_response(500)

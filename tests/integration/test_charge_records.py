@@ -200,6 +200,10 @@ def test_every_attempt_to_charge_carries_one_idempotency_key_naming_the_charge(s
 
     keys = {headers.get("Idempotency-Key") for headers in received}
     assert received and keys == {f"flexbill-charge-{charge.pk}-{charge.created_at.timestamp():.0f}"}
+    assert all("payment_method_types[0]=card" in headers["body"] for headers in received)
+    # Stripe may have charged: the charge stays pending, with what Stripe answered, for reconcile to settle.
+    stored = Charge.objects.get(pk=charge.pk)
+    assert stored.payment_status == "pending" and stored.failure_message != ""
 
 
 @pytest.mark.django_db(transaction=True)
