@@ -1,6 +1,8 @@
 """Shared fixtures: the local Stripe (one per test session, wiped per test), organizations, roles, API clients."""
 
 import itertools
+import os
+import shutil
 import uuid
 
 import pytest
@@ -19,6 +21,29 @@ from outgoing_urls import FAKE_DNS, fake_lookup
 WEBHOOK_SECRET = "whsec_test_flexbill"
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix):
+    """One SQLite test file per process. The settings name it after the process that imported them; a process
+    forked after that (each mutant's test run in scripts/mutate) must not create or delete its parent's file.
+
+    FLEXBILL_TEST_SQLITE_TEMPLATE (scripts/mutate, with --reuse-db): a migrated database each run starts from as
+    a copy of its own, deleted afterwards, instead of migrating a new one for each of hundreds of short runs."""
+    from django.db import connections
+
+    db = connections["default"].settings_dict
+    if db["ENGINE"] != "django.db.backends.sqlite3" or os.environ.get("FLEXBILL_TEST_SQLITE"):
+        return
+    from django.conf import settings
+
+    name = settings.VAR_DIR / f"test-{os.getpid()}.sqlite3"
+    db["TEST"]["NAME"] = str(name)
+    template = os.environ.get("FLEXBILL_TEST_SQLITE_TEMPLATE")
+    if template:
+        name.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, name)
+        request.addfinalizer(lambda: name.unlink(missing_ok=True))
 
 
 @pytest.fixture(scope="session")

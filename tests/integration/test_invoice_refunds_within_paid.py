@@ -125,7 +125,10 @@ def test_refund_made_directly_in_stripe_after_a_credit_note_is_recorded_and_the_
     invoice = assert_within_paid(paid_charge.invoice)
     assert (invoice.status, invoice.amount_paid, invoice.amount_refunded) == ("refunded", 10000, 10000)
     event = AuditEvent.objects.filter(object_type="invoice", object_id=str(invoice.pk)).order_by("id").last()
-    assert "exceeds what was paid by 6000" in event.message
+    assert event.message.endswith(
+        "Money returned exceeds what was paid by 6000 (refunded directly in Stripe after it had been recorded as "
+        "returned); the invoice shows it fully refunded."
+    )
 
 
 def test_database_refuses_an_invoice_showing_more_refunded_than_paid(paid_charge):

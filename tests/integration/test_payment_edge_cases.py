@@ -7,6 +7,7 @@ import pytest
 import stripe
 from django.utils import timezone
 
+from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
 from flexbill.billing.models import Charge, Refund
@@ -106,6 +107,10 @@ def test_a_refund_stripe_made_is_recorded_even_if_its_request_was_released_meanw
 
     assert stored.stripe_refund_id == stripe_refund.id and stored.status == "succeeded"
     assert Charge.objects.get(pk=paid_charge.pk).amount_refunded == 1000
+    # Recorded in the name of whoever sent it, not as a refund made in Stripe by someone else.
+    assert {e.actor_type for e in AuditEvent.objects.filter(object_type="refund", object_id=str(stored.pk))} == {
+        SYSTEM.type
+    }
 
 
 def test_an_older_read_of_stripe_never_turns_a_refund_status_back(org, owner, paid_charge):

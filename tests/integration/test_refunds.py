@@ -250,6 +250,12 @@ def test_stripe_timeout_leaves_the_refund_requested_with_its_amount_reserved(slo
     assert charge.refundable_amount == 7000
     assert charge.status == "success"
     assert audit_actions(refund) == ["refund.requested", "refund.unconfirmed"]
+    unconfirmed = AuditEvent.objects.get(object_type="refund", object_id=str(refund.pk), action="refund.unconfirmed")
+    assert unconfirmed.invoice_id == paid_charge.invoice_id
+    assert failed.value.detail == (
+        f"{unconfirmed.message} The refund is recorded as requested and will be settled with Stripe "
+        "automatically; do not send it again."
+    )
 
 
 def test_refund_reserved_by_a_timeout_counts_against_the_next_refund(slow_stripe, owner, paid_charge):

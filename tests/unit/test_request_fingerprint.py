@@ -1,6 +1,9 @@
 """An Idempotency-Key replay is the same request only when its body is the same field for field, and Stripe can
 charge every currency an invoice may be in: pure functions, no database."""
 
+import datetime
+import hashlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -60,3 +63,10 @@ def test_test_fund_metal_withdrawn_and_unknown_codes_are_not_currencies(code):
 
 def test_every_accepted_currency_is_a_three_letter_lower_case_code():
     assert all(len(c) == 3 and c.isalpha() and c.islower() for c in STRIPE_CURRENCIES)
+
+
+def test_a_fingerprint_is_the_sha256_of_one_canonical_json_so_stored_ones_stay_valid_across_releases():
+    # Fingerprints are stored with refunds: a change of spelling would refuse every replay of an earlier request.
+    body = {"note": "x", "amount": 100, "on": datetime.date(2025, 1, 2)}
+    canonical = '{"body":{"amount":100,"note":"x","on":"2025-01-02"},"charge":7}'
+    assert request_fingerprint(7, body) == hashlib.sha256(canonical.encode()).hexdigest()

@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from flexbill.billing import rules
@@ -20,6 +20,7 @@ class ChargeFacts:
     """The attributes rules.refund_eligibility reads from a Charge."""
 
     amount: int = 10000
+    currency: str = "usd"
     source: str = "stripe"
     status: str = "success"
     payment_status: str = "success"
@@ -191,6 +192,7 @@ class PaidCharge:
 
     amount: int = 10000
     payment_status: str = "success"
+    status: str = "success"
     amount_refunded: int = 0
     amount_reserved: int = 0
     marked_refunded_at: datetime | None = None
@@ -393,3 +395,133 @@ def test_an_allowed_refund_never_exceeds_what_remains(amount, reserved, requeste
         assert result.amount + reserved <= amount
     else:
         assert result.refusal in (Refusal.AMOUNT_TOO_LARGE, Refusal.ALREADY_REFUNDED)
+
+
+# Boundaries and combinations the rules must hold at (each found by mutation testing, docs/mutation.md) ---------
+@pytest.mark.parametrize(
+    ("currency", "refusal"),
+    [
+        (None, None),
+        ("usd", None),
+        ("USD", None),
+        ("Usd", None),
+        ("eur", Refusal.CURRENCY_MISMATCH),
+        ("EUR", Refusal.CURRENCY_MISMATCH),
+        ("none", Refusal.CURRENCY_MISMATCH),
+    ],
+)
+def test_a_refund_is_in_the_charges_currency_named_in_any_case_or_refused(currency, refusal):
+    result = rules.refund_eligibility(ChargeFacts(), now=NOW, can_refund=True, amount=500, currency=currency)
+    assert result == (rules.Eligibility(amount=500) if refusal is None else rules.Eligibility(refusal=refusal))
+
+
+@pytest.mark.parametrize("invoice", [None, rules.InvoiceRefunds(paid=10000, returned=9999)])
+def test_the_last_minor_unit_left_is_refunded_by_default(invoice):
+    charge = ChargeFacts(amount_reserved=9999 if invoice is None else 0)
+    assert rules.refund_eligibility(charge, now=NOW, can_refund=True, invoice=invoice) == rules.Eligibility(amount=1)
+
+
+@pytest.mark.parametrize(
+    ("amount_refunded", "pending", "expected"),
+    [(0, 1, "refund_pending"), (1, 0, "partially_refunded"), (9999, 0, "partially_refunded")],
+)
+def test_one_minor_unit_refunded_or_pending_already_shows_on_the_charge(amount_refunded, pending, expected):
+    shown = rules.charge_display_status(
+        status="success", amount=10000, amount_refunded=amount_refunded, amount_refund_pending=pending
+    )
+    assert shown == expected
+
+
+@pytest.mark.parametrize(
+    ("total", "amount_paid", "expected"),
+    [
+        (1, 1, "paid"),
+        (10000, 1, "partially_paid"),
+        (10000, 9999, "partially_paid"),
+        (10000, 10001, "paid"),
+        # A zero invoice (the database allows it) is not paid by nothing: only a payment marks an invoice paid.
+        (0, 0, "awaiting_payment"),
+    ],
+)
+def test_an_invoice_is_paid_from_its_whole_total_and_partially_paid_from_one_minor_unit(total, amount_paid, expected):
+    status = rules.invoice_status(current="awaiting_payment", total=total, charge_statuses=[], amount_paid=amount_paid)
+    assert status == expected
+
+
+@pytest.mark.parametrize(
+    ("total", "amount_paid", "amount_pending", "owed"),
+    [
+        (10000, 0, 0, 10000),
+        (10000, 4000, 0, 6000),
+        (10000, 4000, 3000, 3000),
+        (10000, 10000, 0, 0),
+        (10000, 0, 10000, 0),
+        (10000, 8000, 5000, 0),  # a pending debit beyond what is owed never makes the amount owed negative
+        (10000, 12000, 0, 0),
+    ],
+)
+def test_what_is_owed_is_the_total_less_payments_made_and_payments_still_pending(
+    total, amount_paid, amount_pending, owed
+):
+    assert rules.amount_owed(total=total, amount_paid=amount_paid, amount_pending=amount_pending) == owed
+
+
+def test_nothing_pending_is_assumed_when_no_pending_payments_are_given():
+    assert rules.amount_owed(total=10000, amount_paid=4000) == 6000
+
+
+def test_a_charge_refunded_in_full_still_counts_in_what_the_invoice_was_paid():
+    # Its status is "refunded", its payment's is "success": amount paid follows the payment, refunds never lower it.
+    refunded = PaidCharge(amount=10000, status="refunded", amount_refunded=10000, amount_reserved=10000)
+    assert rules.invoice_refunds([refunded], outside_refunds=0) == rules.InvoiceRefunds(paid=10000, returned=10000)
+
+
+PAID_CHARGES = st.builds(
+    lambda amount, payment_status, refunded, in_flight, marked: PaidCharge(
+        amount=amount,
+        payment_status=payment_status,
+        status="refunded" if marked or refunded == amount else payment_status,
+        amount_refunded=min(refunded, amount),
+        amount_reserved=min(refunded + in_flight, amount),
+        marked_refunded_at=NOW if marked else None,
+    ),
+    amount=st.integers(min_value=1, max_value=10**6),
+    payment_status=st.sampled_from(["success", "pending", "failed"]),
+    refunded=st.integers(min_value=0, max_value=10**6),
+    in_flight=st.integers(min_value=0, max_value=10**6),
+    marked=st.booleans(),
+)
+
+
+@given(charges=st.lists(PAID_CHARGES, max_size=6), outside=st.integers(min_value=0, max_value=10**6))
+@example(  # a failed payment before a paid one, and two charges each with refunds done and in flight
+    charges=[
+        PaidCharge(amount=3000, payment_status="failed", status="failed"),
+        PaidCharge(amount=5000, amount_refunded=1000, amount_reserved=3000),
+        PaidCharge(amount=4000, amount_refunded=500, amount_reserved=1500),
+    ],
+    outside=0,
+)
+def test_invoice_figures_are_the_sum_of_each_charges_whatever_their_order(charges, outside):
+    each = [rules.invoice_refunds([charge], outside_refunds=0) for charge in charges]
+    expected = rules.InvoiceRefunds(
+        paid=sum(f.paid for f in each),
+        returned=sum(f.returned for f in each) + outside,
+        in_flight=sum(f.in_flight for f in each),
+    )
+    assert rules.invoice_refunds(charges, outside_refunds=outside) == expected
+    assert rules.invoice_refunds(list(reversed(charges)), outside_refunds=outside) == expected
+
+
+@given(rows=st.lists(st.builds(RefundRow, st.integers(min_value=1, max_value=10**6), st.sampled_from(REFUND_STATUSES))))
+def test_refunds_in_flight_are_exactly_the_money_reserved_and_not_yet_refunded(rows):
+    """The refunds report lists as in flight (IN_FLIGHT_REFUND_STATUSES) exactly what the charge and invoice
+    figures hold as in flight: reserved, not succeeded."""
+    refunded, reserved = rules.refund_totals(rows)
+    assert sum(r.amount for r in rows if r.status in rules.IN_FLIGHT_REFUND_STATUSES) == reserved - refunded
+
+
+@pytest.mark.parametrize("status", ["requested", "pending", "requires_action"])
+def test_a_requested_pending_or_action_awaiting_refund_is_in_flight(status):
+    assert status in rules.IN_FLIGHT_REFUND_STATUSES
+    assert rules.refund_totals([RefundRow(700, status)]) == (0, 700)
