@@ -22,7 +22,7 @@ from flexbill.stripe_gateway.types import RefundInfo
 from .. import rules
 from ..models import Charge, CreditNote, Invoice, Refund, RefundOrigin, RefundReason, RefundStatus
 from .credit_notes import issue_requested_credit_note
-from .derive import charge_snapshot, invoice_snapshot
+from .derive import charge_derive, invoice_derive
 
 RELEASED_REASON = (
     "Stripe reports refunds that leave no room for this one: it cannot reach Stripe any more. Released; no money moved."
@@ -154,7 +154,7 @@ def _plan_charge(charge, refunds, snapshot, read_at, actor, writes: _Writes, res
         elif _take_stripe_state(refund, info, read_at, charge, actor, plan):
             outcome.updated += 1
 
-    refunded, reserved = rules.refund_totals(refunds)
+    _, reserved = rules.refund_totals(refunds)
     if reserved > charge.amount:
         requested = [r for r in refunds if r.status == RefundStatus.REQUESTED]
         if not snapshot.complete and requested:
@@ -163,22 +163,14 @@ def _plan_charge(charge, refunds, snapshot, read_at, actor, writes: _Writes, res
         for refund in rules.requested_refunds_to_release(amount=charge.amount, reserved=reserved, requested=requested):
             _release(refund, charge, actor, plan)
             outcome.released += 1
-        refunded, reserved = rules.refund_totals(refunds)
+        _, reserved = rules.refund_totals(refunds)
         if reserved > charge.amount:
             result.refused.append(charge.pk)
             return ChargeOutcome(
                 error=f"Stripe reports refunds on charge {charge.pk} beyond its amount; nothing was recorded."
             )
 
-    before = charge_snapshot(charge)
-    charge.amount_refunded, charge.amount_reserved = refunded, reserved
-    charge.status = rules.charge_status(
-        payment_status=charge.payment_status,
-        amount=charge.amount,
-        amount_refunded=refunded,
-        marked_refunded=charge.marked_refunded_at is not None,
-    )
-    after = charge_snapshot(charge)
+    before, after = charge_derive(charge, refunds)
     if after != before:
         charge.updated_at = timezone.now()
         plan.charges.append(charge)
@@ -330,18 +322,8 @@ def _refresh_invoices(invoice_ids: set[int], locked: dict[int, Charge], actor: A
     changed, audits = [], []
     for invoice_id, invoice in sorted(invoices.items()):
         charges = by_invoice[invoice_id]
-        before = invoice_snapshot(invoice)
         figures = rules.invoice_refunds(charges, outside_refunds=outside.get(invoice_id, 0))
-        # Never more refunded than paid (CHECK invoice_refunded_within_paid): only refunds made directly in Stripe
-        # can return more, and the audit event says by how much.
-        invoice.amount_paid, invoice.amount_refunded = figures.paid, figures.refunded
-        invoice.status = rules.invoice_status(
-            current=invoice.status,
-            total=invoice.total,
-            charge_statuses=[c.status for c in charges],
-            amount_paid=invoice.amount_paid,
-        )
-        after = invoice_snapshot(invoice)
+        before, after, figures = invoice_derive(invoice, charges, figures)
         if after != before:
             invoice.updated_at = timezone.now()
             changed.append(invoice)

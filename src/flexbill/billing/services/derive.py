@@ -21,6 +21,39 @@ def invoice_snapshot(invoice: Invoice) -> dict:
     return {"status": invoice.status, "amount_paid": invoice.amount_paid, "amount_refunded": invoice.amount_refunded}
 
 
+def charge_derive(charge: Charge, refunds) -> tuple[dict, dict]:
+    """Set a charge's refunded and reserved amounts and its status from its refund rows (billing/rules.py); returns
+    its snapshots before and after. The per-row refresh below and the set-based apply (apply.py) both use it."""
+    before = charge_snapshot(charge)
+    refunded, reserved = rules.refund_totals(refunds)
+    charge.amount_refunded = refunded
+    charge.amount_reserved = reserved
+    charge.status = rules.charge_status(
+        payment_status=charge.payment_status,
+        amount=charge.amount,
+        amount_refunded=refunded,
+        marked_refunded=charge.marked_refunded_at is not None,
+    )
+    return before, charge_snapshot(charge)
+
+
+def invoice_derive(invoice: Invoice, charges: list, figures: rules.InvoiceRefunds) -> tuple[dict, dict, object]:
+    """Set an invoice's amounts and status from its charges and figures; returns its snapshots and the figures.
+
+    Never more refunded than paid (CHECK invoice_refunded_within_paid): only refunds made directly in Stripe can
+    return more, and figures.excess_note says by how much."""
+    before = invoice_snapshot(invoice)
+    invoice.amount_paid = figures.paid
+    invoice.amount_refunded = figures.refunded
+    invoice.status = rules.invoice_status(
+        current=invoice.status,
+        total=invoice.total,
+        charge_statuses=[c.status for c in charges],
+        amount_paid=figures.paid,
+    )
+    return before, invoice_snapshot(invoice), figures
+
+
 def charge_refresh(
     *, charge: Charge, actor: Actor, message: str = "", refunds: list | None = None, payment_changed: bool = False
 ) -> Charge:
@@ -30,17 +63,7 @@ def charge_refresh(
     The invoice is derived from its charges' amounts and statuses, so it is recomputed only when those changed:
     here, or in the caller (`payment_changed`: a new charge, or a payment's outcome).
     """
-    before = charge_snapshot(charge)
-    refunded, reserved = rules.refund_totals(charge.refunds.all() if refunds is None else refunds)
-    charge.amount_refunded = refunded
-    charge.amount_reserved = reserved
-    charge.status = rules.charge_status(
-        payment_status=charge.payment_status,
-        amount=charge.amount,
-        amount_refunded=refunded,
-        marked_refunded=charge.marked_refunded_at is not None,
-    )
-    after = charge_snapshot(charge)
+    before, after = charge_derive(charge, charge.refunds.all() if refunds is None else refunds)
     if after != before:
         # The CHECK constraint charge_refunds_within_amount rejects this save if refunds exceed the charge.
         charge.save(update_fields=["amount_refunded", "amount_reserved", "status", "updated_at"])
@@ -69,20 +92,8 @@ def invoice_figures(invoice: Invoice, charges: list[Charge] | None = None) -> ru
 
 
 def invoice_refresh(*, invoice: Invoice, actor: Actor, message: str = "") -> Invoice:
-    before = invoice_snapshot(invoice)
     charges = list(invoice.charges.all())
-    figures = invoice_figures(invoice, charges)
-    invoice.amount_paid = figures.paid
-    # Never more than was paid (CHECK invoice_refunded_within_paid); only refunds made directly in Stripe can
-    # return more, and the audit event below says so.
-    invoice.amount_refunded = figures.refunded
-    invoice.status = rules.invoice_status(
-        current=invoice.status,
-        total=invoice.total,
-        charge_statuses=[c.status for c in charges],
-        amount_paid=figures.paid,
-    )
-    after = invoice_snapshot(invoice)
+    before, after, figures = invoice_derive(invoice, charges, invoice_figures(invoice, charges))
     if after != before:
         message = f"{message} {figures.excess_note}".strip()
         invoice.save(update_fields=["amount_paid", "amount_refunded", "status", "updated_at"])
