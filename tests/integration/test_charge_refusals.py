@@ -113,3 +113,17 @@ def test_stripe_failing_after_the_request_may_have_arrived_keeps_the_charge_pend
     with pytest.raises(Conflict) as refused:
         services.charge_create_stripe(invoice=invoice, payment_method_id=card.pk, actor=SYSTEM)
     assert refused.value.code == "invoice_paid"
+
+
+@pytest.mark.parametrize("status", ["draft", "voided"])
+@pytest.mark.parametrize("source", ["xero", "quickbooks", "manual"])
+def test_a_draft_or_voided_invoice_takes_no_recorded_payment_either(org, invoice, status, source):
+    invoice, _ = invoice
+    Invoice.objects.filter(pk=invoice.pk).update(status=status)
+
+    with pytest.raises(Conflict) as refused:
+        services.charge_record(invoice=invoice, source=source, amount=1000, reference="R-1", actor=SYSTEM)
+
+    assert refused.value.code == "invoice_not_payable"
+    assert not Charge.objects.exists()
+    assert Invoice.objects.get(pk=invoice.pk).status == status

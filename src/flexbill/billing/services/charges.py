@@ -19,7 +19,10 @@ RECORDED_SOURCES = (ChargeSource.XERO, ChargeSource.QUICKBOOKS, ChargeSource.MAN
 
 
 def _amount_for(invoice: Invoice, amount: object) -> int:
-    """The amount to charge (default: all that is owed). Caller holds the invoice lock."""
+    """The amount to charge or record (default: all that is owed). Caller holds the invoice lock. A draft or voided
+    invoice takes no payment, through Stripe or recorded from elsewhere."""
+    if invoice.status in ("draft", "voided"):
+        raise Conflict(f"A {invoice.status} invoice cannot be charged.", code="invoice_not_payable")
     pending = sum(c.amount for c in invoice.charges.filter(payment_status="pending"))
     owed = rules.amount_owed(total=invoice.total, amount_paid=invoice.amount_paid, amount_pending=pending)
     waiting = f" ({pending} in payments still pending)" if pending else ""
@@ -40,8 +43,6 @@ def charge_create_stripe(*, invoice: Invoice, payment_method_id: int, actor: Act
         raise NotFound("No such payment method on this invoice's customer.")
     with transaction.atomic():
         invoice = lock_invoice(invoice_id=invoice.pk)
-        if invoice.status in ("draft", "voided"):
-            raise Conflict(f"A {invoice.status} invoice cannot be charged.", code="invoice_not_payable")
         amount = _amount_for(invoice, amount)
         # Recorded before Stripe is called, so its id can key the PaymentIntent's idempotency.
         charge = Charge.objects.create(
