@@ -3,8 +3,6 @@
 Each takes the acting membership and checks there that it holds the settings permission and every permission it
 puts in or takes out of a role (accounts/team_rules.py). Role names are unique per organization."""
 
-import unicodedata
-
 from django.db import IntegrityError, transaction
 
 from flexbill.audit.services import SYSTEM, Actor, audit_record
@@ -12,6 +10,7 @@ from flexbill.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 from . import team_rules as rules
 from .models import CustomRole, Membership, Organization
+from .names import name_clean
 from .permissions import Permission
 from .selectors import role_holders
 
@@ -20,17 +19,7 @@ HOLDERS_SHOWN = 10
 
 
 def role_name_clean(name) -> str:
-    raw = str(name or "")
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in raw):
-        raise InvalidInput(
-            "A role's name cannot contain line breaks, control or invisible characters.", code="name_invalid"
-        )
-    text = " ".join(raw.split())
-    if not text:
-        raise InvalidInput("A role needs a name.", code="name_required")
-    if len(text) > NAME_MAX:
-        raise InvalidInput(f"A role's name is at most {NAME_MAX} characters.", code="name_too_long")
-    return text
+    return name_clean(name, what="A role's name", limit=NAME_MAX, required="A role needs a name.")
 
 
 def role_permissions_clean(permissions) -> list[str]:

@@ -1,30 +1,24 @@
 """Personal API tokens: each person creates, names and revokes their own. Only a token's SHA-256 is stored."""
 
-import unicodedata
-
 from django.db import transaction
 from django.utils import timezone
 
 from flexbill.audit.services import Actor, audit_record
-from flexbill.errors import Conflict, InvalidInput, PermissionDenied
+from flexbill.errors import Conflict, PermissionDenied
 
 from .models import ApiToken, Membership, hash_token
+from .names import name_clean
 
 NAME_MAX = 100
 
 
 def api_token_name_clean(name) -> str:
-    raw = str(name or "")
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in raw):
-        raise InvalidInput(
-            "A token's name cannot contain line breaks, control or invisible characters.", code="name_invalid"
-        )
-    text = " ".join(raw.split())
-    if not text:
-        raise InvalidInput('Name the token after what will use it, e.g. "Accounting export".', code="name_required")
-    if len(text) > NAME_MAX:
-        raise InvalidInput(f"A token's name is at most {NAME_MAX} characters.", code="name_too_long")
-    return text
+    return name_clean(
+        name,
+        what="A token's name",
+        limit=NAME_MAX,
+        required='Name the token after what will use it, e.g. "Accounting export".',
+    )
 
 
 def api_token_issue(*, membership: Membership, name: str) -> tuple[ApiToken, str]:

@@ -77,16 +77,15 @@ def audit_record(
     message: str = "",
     invoice_id: int | None = None,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    event = audit_event(
         organization_id=organization_id,
-        actor_type=actor.type,
-        actor_user=actor.user,
-        actor_label=actor.label[:255],
+        actor=actor,
         action=action,
-        object_type=obj._meta.model_name,
-        object_id=str(obj.pk),
-        invoice_id=invoice_id,
+        obj=obj,
         before=before,
         after=after,
-        message=message[:1000],
+        message=message,
+        invoice_id=invoice_id,
     )
+    event.save(force_insert=True)
+    return event

@@ -22,7 +22,7 @@ from flexbill.stripe_gateway.types import RefundInfo
 from .. import rules
 from ..models import Charge, CreditNote, Invoice, Refund, RefundOrigin, RefundReason, RefundStatus
 from .credit_notes import issue_requested_credit_note
-from .derive import charge_derive, invoice_derive
+from .derive import charge_changed_visibly, charge_derive, invoice_derive
 
 RELEASED_REASON = (
     "Stripe reports refunds that leave no room for this one: it cannot reach Stripe any more. Released; no money moved."
@@ -174,7 +174,7 @@ def _plan_charge(charge, refunds, snapshot, read_at, actor, writes: _Writes, res
     if after != before:
         charge.updated_at = timezone.now()
         plan.charges.append(charge)
-        if after["status"] != before["status"] or after["amount_refunded"] != before["amount_refunded"]:
+        if charge_changed_visibly(before, after):
             plan.audits.append(
                 audit_event(
                     organization_id=charge.organization_id,

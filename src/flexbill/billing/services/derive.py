@@ -54,6 +54,12 @@ def invoice_derive(invoice: Invoice, charges: list, figures: rules.InvoiceRefund
     return before, invoice_snapshot(invoice), figures
 
 
+def charge_changed_visibly(before: dict, after: dict) -> bool:
+    """A change of status or amount refunded: audited as charge.updated, and its invoice recomputed. A change of the
+    reservation alone is neither."""
+    return after["status"] != before["status"] or after["amount_refunded"] != before["amount_refunded"]
+
+
 def charge_refresh(
     *, charge: Charge, actor: Actor, message: str = "", refunds: list | None = None, payment_changed: bool = False
 ) -> Charge:
@@ -67,7 +73,7 @@ def charge_refresh(
     if after != before:
         # The CHECK constraint charge_refunds_within_amount rejects this save if refunds exceed the charge.
         charge.save(update_fields=["amount_refunded", "amount_reserved", "status", "updated_at"])
-        if after["status"] != before["status"] or after["amount_refunded"] != before["amount_refunded"]:
+        if charge_changed_visibly(before, after):
             audit_record(
                 organization_id=charge.organization_id,
                 actor=actor,
@@ -78,7 +84,7 @@ def charge_refresh(
                 message=message,
                 invoice_id=charge.invoice_id,
             )
-    if payment_changed or after["status"] != before["status"] or after["amount_refunded"] != before["amount_refunded"]:
+    if payment_changed or charge_changed_visibly(before, after):
         invoice_refresh(invoice=charge.invoice, actor=actor, message=message)
     return charge
 
