@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "flexbill.accounts",
     "flexbill.audit",
     "flexbill.billing",
+    "flexbill.refund_batches",
     "flexbill.stripe_gateway",
     "flexbill.notifications",
     "flexbill.outgoing",
@@ -248,6 +249,10 @@ FLEXBILL_INBOX_MAX_ATTEMPTS = int(os.environ.get("FLEXBILL_INBOX_MAX_ATTEMPTS", 
 FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS = int(os.environ.get("FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS", "3"))
 FLEXBILL_INBOX_SWEEP_INTERVAL = float(os.environ.get("FLEXBILL_INBOX_SWEEP_INTERVAL", "1"))
 FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS = float(os.environ.get("FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS", "0.25"))
+# Bulk refunds: a worker running a batch holds it this long (renewed after each item); a batch whose worker died is
+# resumed by another worker after that. Longer than one Stripe call may take, so a slow call is never sent twice.
+FLEXBILL_REFUND_BATCH_LEASE_SECONDS = int(os.environ.get("FLEXBILL_REFUND_BATCH_LEASE_SECONDS", "120"))
+FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL = float(os.environ.get("FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL", "5"))
 # The webhook endpoint keeps each organization's signing secret in the process this long.
 FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS = float(os.environ.get("FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS", "5"))
 FLEXBILL_INBOX_STRIPE_READERS = int(os.environ.get("FLEXBILL_INBOX_STRIPE_READERS", "4"))

@@ -18,6 +18,7 @@ from . import errors, schemas
 from .access import org_of, require
 from .auth import BearerToken
 from .organization import router as organization_router
+from .refund_batches import router as refund_batches_router
 from .reports import router as reports_router
 from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
 from .sync_health import router as sync_health_router
@@ -290,3 +291,4 @@ api.add_router("/v1", reports_router)
 api.add_router("/v1", sync_health_router)
 api.add_router("/v1", organization_router)
 api.add_router("/v1", team_router)
+api.add_router("/v1", refund_batches_router)

@@ -1,0 +1,87 @@
+"""A refund batch and its items: one item per charge, each run as an ordinary refund (billing/services/refunds.py)."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from flexbill.accounts.models import Membership, Organization
+from flexbill.billing.models import Charge, Refund, RefundReason
+
+
+class BatchStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class ItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    REFUSED = "refused", "Refused"
+    FAILED = "failed", "Failed"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+
+
+class AmountMode(models.TextChoices):
+    FULL = "full", "Full"
+    PERCENT = "percent", "Percent"
+
+
+class RefundBatch(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="refund_batches")
+    # Part of every item's idempotency key: a batch run again, or resumed after a crash, finds its refunds.
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Whose refunds these are: each item is refunded with this membership's permissions as they are when it runs.
+    membership = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    amount_mode = models.CharField(max_length=10, choices=AmountMode.choices)
+    percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=30, choices=RefundReason.choices)
+    note = models.CharField(max_length=1000, blank=True)
+    status = models.CharField(max_length=10, choices=BatchStatus.choices, default=BatchStatus.QUEUED)
+    # The worker running the batch holds it until then; if it dies, another worker resumes the batch after that.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    # Which run holds the claim: a run hands its token to the run it queues for the rest of the batch.
+    claim_token = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(amount_mode="full") & Q(percent__isnull=True))
+                | (Q(amount_mode="percent") & Q(percent__gte=1) & Q(percent__lte=100)),
+                name="refund_batch_amount_valid",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-id"], name="refund_batch_org_newest"),
+            models.Index(fields=["status"], condition=~Q(status="done"), name="refund_batch_unfinished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund batch {self.pk} ({self.status})"
+
+
+class RefundBatchItem(models.Model):
+    batch = models.ForeignKey(RefundBatch, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=ItemStatus.choices, default=ItemStatus.PENDING)
+    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Why the item was refused or failed (the refusal's sentence, or what Stripe said).
+    detail = models.CharField(max_length=1000, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "charge"], name="refund_batch_charge_once"),
+            models.UniqueConstraint(fields=["batch", "position"], name="refund_batch_position_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Batch {self.batch_id} charge {self.charge_id} ({self.status})"

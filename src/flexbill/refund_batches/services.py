@@ -1,0 +1,293 @@
+"""Bulk refund writes: queue a batch (refused whole before anything is sent), and run it (docs/rules.md, rule 13)."""
+
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from flexbill.accounts.models import Membership
+from flexbill.accounts.permissions import Permission
+from flexbill.audit.services import SYSTEM, Actor, audit_record
+from flexbill.billing.models import Charge, Refund, RefundReason, RefundStatus
+from flexbill.billing.refusals import Refusal, RefundRefused
+from flexbill.billing.services.refunds import MAX_NOTE, refund_create, refund_settle
+from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
+from flexbill.faults import fault_point
+
+from . import rules
+from .models import AmountMode, BatchStatus, ItemStatus, RefundBatch, RefundBatchItem
+
+# A worker runs a batch this long at a time, then queues the rest: one long batch never holds up the Stripe inbox,
+# e-mails and outgoing webhooks that run on the same worker.
+RUN_SECONDS = 5.0
+
+
+def refund_batch_create(
+    *,
+    membership: Membership,
+    charge_ids: list,
+    percent: object = None,
+    reason: str = RefundReason.REQUESTED_BY_CUSTOMER,
+    note: str = "",
+    on_queued=None,
+) -> RefundBatch:
+    """Queue a refund of `charge_ids` (percent None: in full; else that whole percent of each charge).
+
+    The batch is refused whole before anything is sent: without refund permission (403), with no charge, more than
+    rules.MAX_CHARGES, a charge named twice or a bad amount (400), or a charge of another organization (404).
+    `on_queued(batch)` runs after commit: it queues the worker's first run, with the batch's claim_token.
+    """
+    if not membership.has_permission(Permission.CHARGES_REFUND):
+        raise RefundRefused(Refusal.PERMISSION_DENIED)
+    ids = _charge_ids(charge_ids)
+    if percent is not None and (type(percent) is not int or not 1 <= percent <= 100):
+        raise InvalidInput("percent must be a whole number from 1 to 100.", code="percent_invalid")
+    if reason not in RefundReason.values:
+        raise InvalidInput(f"reason must be one of {', '.join(RefundReason.values)}.", code="reason_invalid")
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"note must be at most {MAX_NOTE} characters.", code="note_invalid")
+    organization = membership.organization
+    found = set(Charge.objects.filter(organization=organization, pk__in=ids).values_list("pk", flat=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (" …" if len(missing) > 10 else "")
+        raise NotFound(f"No such charge: {shown}. Nothing was refunded.", code="charge_not_found")
+
+    actor = Actor.for_user(membership.user)
+    with transaction.atomic():
+        batch = RefundBatch.objects.create(
+            organization=organization,
+            membership=membership,
+            created_by=membership.user,
+            amount_mode=AmountMode.FULL if percent is None else AmountMode.PERCENT,
+            percent=percent,
+            reason=reason,
+            note=note,
+            status=BatchStatus.QUEUED,
+            # Held for the run queued below (on_queued); if it never runs, the batch is due once this ends.
+            claim_token=uuid.uuid4(),
+            claimed_until=timezone.now() + timedelta(seconds=settings.FLEXBILL_REFUND_BATCH_LEASE_SECONDS),
+        )
+        RefundBatchItem.objects.bulk_create(
+            RefundBatchItem(batch=batch, position=n, charge_id=charge_id) for n, charge_id in enumerate(ids, 1)
+        )
+        audit_record(
+            organization_id=organization.pk,
+            actor=actor,
+            action="refund_batch.queued",
+            obj=batch,
+            after={"status": batch.status, "total": len(ids), "amount": amount_label(batch), "reason": reason},
+            message=note,
+        )
+        if on_queued is not None:
+            transaction.on_commit(lambda: on_queued(batch))
+    return batch
+
+
+def _charge_ids(charge_ids: object) -> list[int]:
+    if not isinstance(charge_ids, list) or not charge_ids:
+        raise InvalidInput("charges must list at least one charge id.", code="charges_empty")
+    if len(charge_ids) > rules.MAX_CHARGES:
+        raise InvalidInput(
+            f"A batch refunds at most {rules.MAX_CHARGES} charges; this one names {len(charge_ids)}. "
+            "Split it into several batches.",
+            code="too_many_charges",
+        )
+    if any(type(i) is not int or i < 1 for i in charge_ids):
+        raise InvalidInput("charges must be charge ids (whole numbers from 1).", code="charges_invalid")
+    if len(set(charge_ids)) != len(charge_ids):
+        twice = sorted({i for i in charge_ids if charge_ids.count(i) > 1})[:10]
+        raise InvalidInput(
+            f"Each charge may be named once; named more than once: {', '.join(map(str, twice))}.",
+            code="charges_duplicate",
+        )
+    return list(charge_ids)
+
+
+def amount_label(batch: RefundBatch) -> str:
+    return "full" if batch.amount_mode == AmountMode.FULL else f"{batch.percent}%"
+
+
+# Running ------------------------------------------------------------------------------------------------------
+
+
+def refund_batch_claim(*, batch_id: int, token: str | None, now: datetime | None = None) -> str | None:
+    """Take the batch for this worker: a new claim when nobody holds it (or the holder's lease ended: it died), or
+    the hand-over `token` a previous run of this batch queued. Returns the claim's token, or None (not ours)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        batch = RefundBatch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None or batch.status == BatchStatus.DONE:
+            return None
+        held = batch.claimed_until is not None and batch.claimed_until >= now
+        if held and (token is None or str(batch.claim_token) != token):
+            return None
+        before = batch.status
+        batch.claim_token = uuid.uuid4()
+        batch.claimed_until = now + timedelta(seconds=settings.FLEXBILL_REFUND_BATCH_LEASE_SECONDS)
+        batch.status = BatchStatus.RUNNING
+        batch.started_at = batch.started_at or now
+        batch.save(update_fields=["claim_token", "claimed_until", "status", "started_at"])
+        if before != BatchStatus.RUNNING:
+            _audit_batch(batch, action="refund_batch.running", before=before)
+        elif not held:
+            # Its worker stopped mid-batch (crash, restart): this one carries on where it stopped.
+            _audit_batch(batch, action="refund_batch.resumed", before=before)
+    return str(batch.claim_token)
+
+
+def refund_batch_run(*, batch_id: int, token: str | None = None, on_more=None, seconds: float = RUN_SECONDS) -> bool:
+    """Run the batch's pending items for about `seconds`; then `on_more(batch_id, token)` queues the rest.
+
+    Each item is an ordinary refund with the requester's permissions and an idempotency key derived from the batch
+    and the charge, so an item run again (after a crash, by a resumed batch) finds its refund instead of making a
+    second one. Returns True when the batch is done.
+    """
+    token = refund_batch_claim(batch_id=batch_id, token=token)
+    if token is None:
+        return False
+    batch = RefundBatch.objects.select_related("organization").get(pk=batch_id)
+    membership = (
+        Membership.objects.select_related("user", "organization", "custom_role").filter(pk=batch.membership_id).first()
+    )
+    deadline = time.monotonic() + seconds
+    pending = batch.items.filter(status=ItemStatus.PENDING).select_related("charge__organization").order_by("position")
+    for item in list(pending):
+        if time.monotonic() > deadline:
+            if _hand_over(batch, token) and on_more is not None:
+                on_more(batch.pk, token)
+            return False
+        if not _renew(batch, token):
+            return False  # another worker took the batch over: it runs the rest
+        _run_item(batch=batch, item=item, membership=membership)
+        fault_point("refund_batch_item_done")
+    return _finish(batch, token)
+
+
+def _run_item(*, batch: RefundBatch, item: RefundBatchItem, membership: Membership | None) -> None:
+    charge = item.charge
+    refund, detail = None, ""
+    if membership is None or not membership.has_permission(Permission.CHARGES_REFUND):
+        return _item_record(batch, item, status=ItemStatus.REFUSED, detail=Refusal.PERMISSION_DENIED.sentence)
+    amount = None if batch.amount_mode == AmountMode.FULL else rules.percent_amount(charge.amount, batch.percent)
+    if amount == 0:
+        return _item_record(batch, item, status=ItemStatus.REFUSED, detail=rules.percent_refusal_detail(batch.percent))
+    key = item_idempotency_key(batch, charge.pk)
+    try:
+        refund = refund_create(
+            membership=membership,
+            charge=charge,
+            amount=amount,
+            reason=batch.reason,
+            note=batch.note,
+            idempotency_key=key,
+        )
+        if refund.status == RefundStatus.REQUESTED:
+            # Found again after this batch's worker died between recording the refund and hearing from Stripe (the
+            # batch's lease has ended, so that worker is gone): adopt Stripe's refund, or send it now, once.
+            refund = refund_settle(refund=refund, resend=True, actor=Actor.for_user(membership.user))
+    except RefundRefused as exc:
+        return _item_record(batch, item, status=ItemStatus.REFUSED, detail=exc.detail)
+    except (StripeFailed, Conflict) as exc:
+        refund = Refund.objects.filter(organization_id=batch.organization_id, idempotency_key=key).first()
+        return _item_record(batch, item, status=ItemStatus.FAILED, detail=exc.detail, refund=refund)
+    status = rules.item_status(refund.status)
+    if status == ItemStatus.FAILED:
+        detail = refund.failure_reason or "Stripe did not refund this charge."
+    return _item_record(batch, item, status=status, detail=detail, refund=refund)
+
+
+def item_idempotency_key(batch: RefundBatch, charge_id: int) -> str:
+    return f"refund-batch-{batch.reference}-charge-{charge_id}"
+
+
+def _item_record(batch: RefundBatch, item: RefundBatchItem, *, status: str, detail: str, refund=None) -> None:
+    with transaction.atomic():
+        changed = RefundBatchItem.objects.filter(pk=item.pk, status=ItemStatus.PENDING).update(
+            status=status, detail=detail[:1000], refund=refund, updated_at=timezone.now()
+        )
+        if not changed:
+            return
+        item.status, item.detail, item.refund = status, detail[:1000], refund
+        audit_record(
+            organization_id=batch.organization_id,
+            actor=SYSTEM,
+            action=f"refund_batch.item_{status}",
+            obj=item,
+            before={"status": ItemStatus.PENDING},
+            after={
+                "batch": batch.pk,
+                "charge": item.charge_id,
+                "status": status,
+                "refund": refund.pk if refund else None,
+            },
+            message=detail,
+            invoice_id=item.charge.invoice_id,
+        )
+
+
+def _renew(batch: RefundBatch, token: str) -> bool:
+    until = timezone.now() + timedelta(seconds=settings.FLEXBILL_REFUND_BATCH_LEASE_SECONDS)
+    return bool(RefundBatch.objects.filter(pk=batch.pk, claim_token=token).update(claimed_until=until))
+
+
+def _hand_over(batch: RefundBatch, token: str) -> bool:
+    """Keep the claim for the run this one queues (same token), for as long as a lease."""
+    return _renew(batch, token)
+
+
+def _finish(batch: RefundBatch, token: str) -> bool:
+    with transaction.atomic():
+        locked = RefundBatch.objects.select_for_update().filter(pk=batch.pk, claim_token=token).first()
+        if locked is None or locked.status == BatchStatus.DONE:
+            return False
+        if locked.items.filter(status=ItemStatus.PENDING).exists():
+            return False
+        now = timezone.now()
+        locked.status = BatchStatus.DONE
+        locked.finished_at = now
+        locked.claimed_until = None
+        locked.save(update_fields=["status", "finished_at", "claimed_until"])
+        _audit_batch(locked, action="refund_batch.done", before=BatchStatus.RUNNING, counts=True)
+    return True
+
+
+def _audit_batch(batch: RefundBatch, *, action: str, before: str, counts: bool = False) -> None:
+    after = {"status": batch.status}
+    if counts:
+        after.update(batch_counts(batch))
+    audit_record(
+        organization_id=batch.organization_id,
+        actor=SYSTEM,
+        action=action,
+        obj=batch,
+        before={"status": before},
+        after=after,
+    )
+
+
+def batch_counts(batch: RefundBatch) -> dict:
+    """total, and how many items succeeded, were refused, failed, await approval (pending ones are still to run)."""
+    figures = batch.items.aggregate(
+        total=Count("pk"),
+        succeeded=Count("pk", filter=Q(status=ItemStatus.SUCCEEDED)),
+        refused=Count("pk", filter=Q(status=ItemStatus.REFUSED)),
+        failed=Count("pk", filter=Q(status=ItemStatus.FAILED)),
+        awaiting_approval=Count("pk", filter=Q(status=ItemStatus.AWAITING_APPROVAL)),
+    )
+    return figures
+
+
+def refund_batches_due(now: datetime | None = None) -> list[int]:
+    """Unfinished batches nobody holds: their worker died, or their first run was never queued."""
+    now = now or timezone.now()
+    return list(
+        RefundBatch.objects.exclude(status=BatchStatus.DONE)
+        .filter(Q(claimed_until__lt=now) | Q(claimed_until__isnull=True))
+        .values_list("pk", flat=True)
+    )
