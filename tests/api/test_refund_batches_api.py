@@ -126,9 +126,7 @@ def test_an_item_stripe_refuses_is_failed_with_what_stripe_said(org, owner_api, 
     assert stripe_refunds(good) == [2000]
 
 
-def test_an_item_whose_refund_waits_for_approval_is_counted_awaiting_approval(
-    org, owner_api, two_paid, monkeypatch
-):
+def test_an_item_whose_refund_waits_for_approval_is_counted_awaiting_approval(org, owner_api, two_paid, monkeypatch):
     """The refund service holds refunds at or above the organization's approval threshold (status
     awaiting_approval); the batch reports them as such. Here the service's answer is stood in for."""
     from flexbill.refund_batches import services as batch_services

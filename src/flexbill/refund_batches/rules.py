@@ -41,4 +41,3 @@ NOTHING_TO_REFUND = "{percent} % of this charge rounds to nothing, so there is n
 
 def percent_refusal_detail(percent: int) -> str:
     return NOTHING_TO_REFUND.format(percent=percent)
-

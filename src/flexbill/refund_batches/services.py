@@ -13,7 +13,7 @@ from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import SYSTEM, Actor, audit_record
 from flexbill.billing.models import Charge, Refund, RefundReason, RefundStatus
-from flexbill.billing.refusals import Refusal, RefundRefused
+from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.billing.services.refunds import MAX_NOTE, refund_create, refund_settle
 from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
 from flexbill.faults import fault_point

@@ -11,7 +11,10 @@ from flexbill.refund_batches.tasks import refund_batches_sweep
 
 
 class Command(BaseCommand):
-    help = "Run background tasks: apply the Stripe inbox, run refund batches, and enqueue the periodic reconcile of every organization."
+    help = (
+        "Run background tasks: apply the Stripe inbox, run refund batches, and enqueue the periodic reconcile of "
+        "every organization."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -33,9 +36,8 @@ class Command(BaseCommand):
         # and those stored while no worker ran (at start).
         self._every(stop, settings.FLEXBILL_INBOX_SWEEP_INTERVAL, inbox_sweep, "inbox-sweep", at_start=True)
         # A refund batch whose worker died (its claim ended) is resumed where it stopped.
-        self._every(
-            stop, settings.FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL, refund_batches_sweep, "refund-batch-sweep", at_start=True
-        )
+        sweep_interval = settings.FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL
+        self._every(stop, sweep_interval, refund_batches_sweep, "refund-batch-sweep", at_start=True)
         if reconcile_interval > 0:
             self._every(stop, reconcile_interval, enqueue_reconcile_all, "reconcile-schedule")
             # Rows anonymous traffic creates (sign-in counts, rejected deliveries) are dropped once they decide nothing.
