@@ -69,3 +69,23 @@ def sign_in(page):
         return page
 
     return sign_in
+
+
+@pytest.fixture
+def worker_process(transactional_db, tmp_path):
+    """worker_process(env=) -> a running `flexbill worker` on the test database (tests/reliability's helper)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
+    from reliability_server import start_worker
+
+    workers = []
+
+    def start(**kwargs):
+        worker = start_worker(tmp_path / f"worker-{len(workers)}.log", **kwargs)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

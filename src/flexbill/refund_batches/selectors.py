@@ -70,6 +70,13 @@ def charges_of_invoices(*, organization: Organization, invoices) -> list[Charge]
     )
 
 
+def charges_by_ids(*, organization: Organization, charge_ids: list[int]) -> list[Charge]:
+    """The organization's charges among `charge_ids`, in the order given (others' and unknown ids are left out)."""
+    found = Charge.objects.filter(organization=organization, pk__in=charge_ids[: rules.MAX_CHARGES + 1])
+    by_id = {charge.pk: charge for charge in found.select_related("invoice__customer")}
+    return [by_id[i] for i in charge_ids if i in by_id]
+
+
 def refund_batch_preview(*, membership: Membership, charges: list[Charge], percent: int | None) -> Preview:
     organization = membership.organization
     can_refund = membership.has_permission(Permission.CHARGES_REFUND)

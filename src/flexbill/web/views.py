@@ -25,10 +25,22 @@ def invoice_list(request):
         )
     except InvalidInput:
         page, cursor_error = None, "This page of results is no longer valid; start again from the first page."
+    can_refund = request.membership.has_permission(Permission.CHARGES_REFUND)
+    matching = None
+    if can_refund and page is not None and (page.next_cursor or request.GET.get("cursor")):
+        # "Select all matching the filter" names how many that is when there is more than this page.
+        matching = selectors.invoice_filter(organization=request.membership.organization, **form.filters()).count()
     return render(
         request,
         "web/invoice_list.html",
-        {"form": form, "page": page, "cursor_error": cursor_error, "is_first_page": not request.GET.get("cursor")},
+        {
+            "form": form,
+            "page": page,
+            "cursor_error": cursor_error,
+            "is_first_page": not request.GET.get("cursor"),
+            "can_refund": can_refund,
+            "matching_count": matching,
+        },
     )
 
 

@@ -27,3 +27,26 @@
     if (event.key === "Escape") closeMenus(null);
   });
 })();
+// The invoice list's bulk refund selection: a count of what is ticked, "select the page", "all matching the filter".
+(function () {
+  "use strict";
+  function boxes() { return Array.prototype.slice.call(document.querySelectorAll("[data-select-invoice]")); }
+  function update() {
+    var count = document.querySelector("[data-testid=selected-count]");
+    if (!count) return;
+    var all = document.getElementById("id_all_matching");
+    var ticked = boxes().filter(function (b) { return b.checked; }).length;
+    boxes().forEach(function (b) { b.disabled = all.checked; });
+    var page = document.querySelector("[data-select-page]");
+    if (page) page.disabled = all.checked;
+    count.textContent = all.checked ? "All invoices matching the filter selected"
+      : ticked === 0 ? "No invoice selected" : ticked === 1 ? "1 invoice selected" : ticked + " invoices selected";
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-select-page]")) {
+      boxes().forEach(function (b) { b.checked = event.target.checked; });
+    }
+    if (event.target.matches("[data-select-page], [data-select-invoice], #id_all_matching")) update();
+  });
+  document.addEventListener("DOMContentLoaded", update);
+})();

@@ -1,0 +1,101 @@
+"""Bulk refund screens: the preview of a selection from the invoice list, and a batch's page with its live progress
+and results (CSV too). The batch itself is run by the worker (refund_batches/services.py)."""
+
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from flexbill.accounts.permissions import Permission
+from flexbill.billing import exports, selectors
+from flexbill.billing.refusals import RefundRefused
+from flexbill.errors import InvalidInput, NotFound
+from flexbill.refund_batches import selectors as batch_selectors
+from flexbill.refund_batches.exports import RESULT_COLUMNS, result_rows
+from flexbill.refund_batches.services import batch_counts, refund_batch_create
+from flexbill.refund_batches.tasks import refund_batch_queued
+
+from .access import is_htmx, member_view, requires
+from .refund_batch_forms import BatchCreateForm, BulkRefundForm, InvoiceSelectionForm
+
+
+@require_POST
+@member_view
+@requires(Permission.CHARGES_REFUND)
+def refund_batch_new(request):
+    """The preview: what refunding the selection would do, checked as each refund will be. Nothing is sent."""
+    organization = request.membership.organization
+    if "charges" in request.POST:  # "Update preview" on the preview itself: the charges it already showed
+        form = BatchCreateForm(request.POST)
+        charge_ids = form.clean_charges_or_none()
+        charges = batch_selectors.charges_by_ids(organization=organization, charge_ids=charge_ids or [])
+    else:  # from the invoice list
+        selection = InvoiceSelectionForm(request.POST)
+        if not selection.is_valid():
+            return render(request, "web/refund_batch_preview.html", {"selection_error": selection.non_field_errors()})
+        if selection.cleaned_data.get("all_matching"):
+            invoices = selectors.invoice_filter(organization=organization, **selection.filters())
+        else:
+            invoices = selectors.invoice_filter(organization=organization).filter(pk__in=selection.invoice_ids())
+        charges = batch_selectors.charges_of_invoices(organization=organization, invoices=invoices)
+        form = BatchCreateForm(initial={"amount_mode": "full", "charges": ",".join(str(c.pk) for c in charges[:1000])})
+    return _preview(request, form, charges)
+
+
+def _preview(request, form: BulkRefundForm, charges, *, status: int = 200):
+    preview = None
+    if not form.is_bound or form.is_valid():
+        percent = form.cleaned_data["percent"] if form.is_bound else None
+        preview = batch_selectors.refund_batch_preview(membership=request.membership, charges=charges, percent=percent)
+    return render(request, "web/refund_batch_preview.html", {"form": form, "preview": preview}, status=status)
+
+
+@require_POST
+@member_view
+@requires(Permission.CHARGES_REFUND)
+def refund_batch_create_view(request):
+    organization = request.membership.organization
+    form = BatchCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            batch = refund_batch_create(
+                membership=request.membership,
+                charge_ids=form.cleaned_data["charges"],
+                percent=form.cleaned_data["percent"],
+                reason=form.cleaned_data["reason"],
+                note=form.cleaned_data["note"],
+                on_queued=refund_batch_queued,
+            )
+        except (InvalidInput, NotFound, RefundRefused) as exc:
+            form.add_error(None, exc.detail)
+        else:
+            return redirect("web:refund_batch", batch_id=batch.pk)
+    charge_ids = form.clean_charges_or_none() or []
+    charges = batch_selectors.charges_by_ids(organization=organization, charge_ids=charge_ids)
+    return _preview(request, form, charges, status=400)
+
+
+def _batch_context(request, batch_id: int) -> dict:
+    batch = batch_selectors.refund_batch_get(organization=request.membership.organization, batch_id=batch_id)
+    counts = batch_counts(batch)
+    finished = counts["total"] - batch.items.filter(status="pending").count()
+    return {
+        "batch": batch,
+        "counts": counts,
+        "finished": finished,
+        "items": batch_selectors.refund_batch_items(batch=batch),
+    }
+
+
+@require_GET
+@member_view
+@requires(Permission.INVOICES_VIEW)
+def refund_batch_page(request, batch_id: int):
+    template = "web/partials/refund_batch_progress.html" if is_htmx(request) else "web/refund_batch.html"
+    return render(request, template, _batch_context(request, batch_id))
+
+
+@require_GET
+@member_view
+@requires(Permission.INVOICES_VIEW)
+def refund_batch_csv(request, batch_id: int):
+    batch = batch_selectors.refund_batch_get(organization=request.membership.organization, batch_id=batch_id)
+    return exports.csv_response(f"refund-batch-{batch.pk}.csv", RESULT_COLUMNS, result_rows(batch))

@@ -1,0 +1,157 @@
+"""Bulk refunds in the admin UI: the invoice list's selection, the preview, starting a batch, its page and its CSV
+(docs/rules.md, rule 13)."""
+
+import csv
+import io
+
+import pytest
+from django.test import Client
+
+from flexbill.audit.services import SYSTEM
+from flexbill.billing import services
+from flexbill.billing.models import Refund
+from flexbill.refund_batches.models import RefundBatch
+from flexbill.refund_batches.services import refund_batch_create, refund_batch_run
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(membership) -> Client:
+    client = Client()
+    client.force_login(membership.user)
+    return client
+
+
+@pytest.fixture
+def owner_web(owner):
+    return signed_in(owner)
+
+
+def test_the_invoice_list_offers_selection_only_to_those_who_may_refund(org, owner_web, make_member, paid_charge):
+    html = owner_web.get("/").content.decode()
+    assert 'data-testid="refund-selected"' in html
+    assert f'name="invoice" value="{paid_charge.invoice_id}"' in html
+
+    html = signed_in(make_member(org, "member")).get("/").content.decode()
+    assert 'data-testid="refund-selected"' not in html
+    assert 'name="invoice"' not in html
+
+
+def test_the_preview_counts_the_charges_the_total_and_says_why_some_would_be_refused(
+    org, owner, owner_web, make_paid_charge, make_customer, make_invoice
+):
+    first, second = make_paid_charge(org, amount=12000), make_paid_charge(org, amount=3000)
+    customer, _ = make_customer(org)
+    transfer = make_invoice(org, customer, total=4000, payment_method="bank_transfer")
+    services.charge_record(invoice=transfer, source="manual", amount=4000, reference="T-1", actor=SYSTEM)
+    response = owner_web.post("/refund-batches/new/", {"invoice": [first.invoice_id, second.invoice_id, transfer.pk]})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<dd data-testid="preview-count">3</dd>' in html
+    assert '<dd data-testid="preview-refundable">2</dd>' in html
+    assert '<dd data-testid="preview-total">$150.00</dd>' in html
+    assert "this charge was recorded from another system" in html
+    assert "Refund 2 charges" in html
+    assert not Refund.objects.exists()  # a preview sends nothing
+
+
+def test_the_preview_of_a_percentage_shows_each_rounded_refund(org, owner_web, make_paid_charge):
+    charge = make_paid_charge(org, amount=3333)
+    form = {"charges": str(charge.pk), "amount_mode": "percent", "percent": "50", "reason": "other"}
+    response = owner_web.post("/refund-batches/new/", form)
+    assert '<dd data-testid="preview-total">$16.67</dd>' in response.content.decode()
+
+
+@pytest.mark.parametrize("typed", ["0", "101", "12.5", "٥٠", "50%", "-5", "", "1e2"])
+def test_a_percentage_that_is_not_a_whole_number_from_1_to_100_is_refused_with_a_message(
+    org, owner_web, paid_charge, typed
+):
+    form = {"charges": str(paid_charge.pk), "amount_mode": "percent", "percent": typed, "reason": "other"}
+    response = owner_web.post("/refund-batches/", form)
+    assert response.status_code == 400
+    assert "Type a whole percentage from 1 to 100, like 50." in response.content.decode()
+    assert not RefundBatch.objects.exists()
+
+
+def test_select_all_matching_the_filter_takes_every_matching_invoice_of_every_page(
+    org, owner_web, make_paid_charge, make_customer, make_invoice
+):
+    cards = [make_paid_charge(org, amount=1000 + n) for n in range(3)]
+    customer, _ = make_customer(org)
+    make_invoice(org, customer, total=500, payment_method="bank_transfer")
+    response = owner_web.post("/refund-batches/new/", {"all_matching": "1", "payment_method": "stripe_card"})
+
+    html = response.content.decode()
+    assert '<dd data-testid="preview-count">3</dd>' in html
+    assert f'value="{",".join(str(c.pk) for c in sorted(cards, key=lambda c: c.invoice_id))}"' in html
+
+
+def test_nothing_selected_is_a_message_not_an_error(owner_web):
+    response = owner_web.post("/refund-batches/new/", {})
+    assert response.status_code == 200
+    assert "Tick the invoices to refund, or select all matching the filter." in response.content.decode()
+
+
+def test_starting_the_refund_queues_a_batch_and_opens_its_page(org, owner, owner_web, make_paid_charge):
+    charges = [make_paid_charge(org, amount=2000), make_paid_charge(org, amount=3000)]
+    response = owner_web.post(
+        "/refund-batches/",
+        {"charges": ",".join(str(c.pk) for c in charges), "amount_mode": "full", "reason": "duplicate", "note": "Oops"},
+    )
+
+    batch = RefundBatch.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/refund-batches/{batch.pk}/"
+    assert (batch.status, batch.reason, batch.note, batch.membership_id) == ("queued", "duplicate", "Oops", owner.pk)
+    assert list(batch.items.values_list("charge_id", flat=True)) == [c.pk for c in charges]
+    html = owner_web.get(f"/refund-batches/{batch.pk}/").content.decode()
+    assert 'hx-trigger="every 1s"' in html  # the page follows the worker until the batch is done
+    assert "0 of 2 done" in html
+
+
+def test_a_damaged_or_foreign_selection_is_refused_with_a_message(org, owner_web, make_org, make_paid_charge):
+    theirs = make_paid_charge(make_org())
+    for charges in ("1,,2", "abc", "1;DROP", str(theirs.pk)):
+        response = owner_web.post("/refund-batches/", {"charges": charges, "amount_mode": "full", "reason": "other"})
+        assert response.status_code == 400
+        html = response.content.decode()
+        assert "The selection was damaged" in html or "No such charge" in html
+    assert not RefundBatch.objects.exists()
+
+
+def test_members_who_may_not_refund_can_neither_preview_nor_start_a_batch(org, make_member, paid_charge):
+    member = signed_in(make_member(org, "member"))
+    assert member.post("/refund-batches/new/", {"invoice": [paid_charge.invoice_id]}).status_code == 403
+    response = member.post("/refund-batches/", {"charges": str(paid_charge.pk), "amount_mode": "full"})
+    assert response.status_code == 403
+    assert not RefundBatch.objects.exists()
+
+
+def test_a_finished_batch_page_stops_refreshing_and_its_csv_neutralises_formulas(
+    org, owner, owner_web, make_customer, make_invoice
+):
+    customer, method = make_customer(org)
+    customer.name = '=HYPERLINK("http://evil.example","x")'
+    customer.save()
+    invoice = make_invoice(org, customer, total=2500)
+    charge = services.charge_create_stripe(invoice=invoice, payment_method_id=method.pk, actor=SYSTEM)
+    batch = refund_batch_create(membership=owner, charge_ids=[charge.pk], note="+1 cmd")
+    assert refund_batch_run(batch_id=batch.pk, token=str(batch.claim_token))
+
+    html = owner_web.get(f"/refund-batches/{batch.pk}/").content.decode()
+    assert "hx-trigger" not in html
+    assert "1 of 1 done" in html
+    response = owner_web.get(f"/refund-batches/{batch.pk}/results.csv")
+    assert response["Content-Disposition"] == f'attachment; filename="refund-batch-{batch.pk}.csv"'
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 1
+    assert rows[0]["customer"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert (rows[0]["status"], rows[0]["refund_amount"], rows[0]["refund_status"]) == ("succeeded", "2500", "succeeded")
+
+
+def test_another_organizations_batch_is_not_found(org, owner_web, make_org, make_member, make_paid_charge):
+    other = make_org()
+    batch = refund_batch_create(membership=make_member(other, "owner"), charge_ids=[make_paid_charge(other).pk])
+    assert owner_web.get(f"/refund-batches/{batch.pk}/").status_code == 404
+    assert owner_web.get(f"/refund-batches/{batch.pk}/results.csv").status_code == 404
