@@ -4,7 +4,7 @@ MAX_CHARGES = 1000
 
 
 def percent_amount(amount: int, percent: int) -> int:
-    """`percent` % of `amount` minor units, rounded to a whole minor unit, half up (docs/rules.md, rule 13).
+    """`percent` % of `amount` minor units, rounded to a whole minor unit, half up (docs/rules.md, rule 14).
 
     Exact integer arithmetic, no floats: 15 % of 3333 is 499.95 → 500; 50 % of 1 is 0.5 → 1; 1 % of 49 is
     0.49 → 0, which refunds nothing and is refused.
@@ -31,9 +31,14 @@ def item_status(refund_status: str) -> str:
 
 
 def needs_approval(amount: int, *, currency: str, threshold: int | None, threshold_currency: str) -> bool:
-    """A refund at or above the organization's approval threshold waits for approval (empty threshold: never).
-    The threshold is in the organization's default currency; refunds in other currencies are not compared."""
-    return threshold is not None and currency == threshold_currency and amount >= threshold
+    """Will the refund service hold this refund for approval? At or above the organization's approval threshold
+    (empty: approvals are off); the threshold is in the organization's default currency, so a refund in another
+    currency, which cannot be compared with it, always waits while approvals are on."""
+    if threshold is None:
+        return False
+    if currency.lower() != threshold_currency.lower():
+        return True
+    return amount >= threshold
 
 
 NOTHING_TO_REFUND = "{percent} % of this charge rounds to nothing, so there is nothing to refund."
