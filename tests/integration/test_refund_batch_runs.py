@@ -45,7 +45,9 @@ def test_a_batch_another_worker_holds_is_left_alone(batch):
 
 def test_a_batch_whose_claim_ended_is_due_and_taken_over_by_any_worker(batch):
     assert refund_batches_due() == []
-    RefundBatch.objects.filter(pk=batch.pk).update(status="running", claimed_until=timezone.now() - timedelta(seconds=1))
+    RefundBatch.objects.filter(pk=batch.pk).update(
+        status="running", claimed_until=timezone.now() - timedelta(seconds=1)
+    )
     assert refund_batches_due() == [batch.pk]
 
     assert refund_batch_run(batch_id=batch.pk, token=None)

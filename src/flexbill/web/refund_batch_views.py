@@ -66,11 +66,14 @@ def refund_batch_create_view(request):
             )
         except (InvalidInput, NotFound, RefundRefused) as exc:
             form.add_error(None, exc.detail)
+            status = exc.status
         else:
             return redirect("web:refund_batch", batch_id=batch.pk)
+    else:
+        status = 400
     charge_ids = form.clean_charges_or_none() or []
     charges = batch_selectors.charges_by_ids(organization=organization, charge_ids=charge_ids)
-    return _preview(request, form, charges, status=400)
+    return _preview(request, form, charges, status=status)
 
 
 def _batch_context(request, batch_id: int) -> dict:
