@@ -71,8 +71,8 @@ def test_a_batch_being_run_is_running(owner_api, two_paid):
 def test_a_percent_batch_refunds_each_charge_its_share_rounded_half_up(org, owner_api, make_paid_charge):
     charges = [make_paid_charge(org, amount=a) for a in (3333, 1, 49)]
     batch_id = post(owner_api, URL, {"charges": [c.pk for c in charges], "amount": {"percent": 50}}).json()["id"]
-    one_percent = post(owner_api, URL, {"charges": [charges[2].pk], "amount": {"percent": 1}}).json()["id"]
     run(batch_id)
+    one_percent = post(owner_api, URL, {"charges": [charges[2].pk], "amount": {"percent": 1}}).json()["id"]
     run(one_percent)
 
     assert [stripe_refunds(c) for c in charges] == [[1667], [1], [25]]  # 1666.5 → 1667, 0.5 → 1, 24.5 → 25
@@ -292,3 +292,12 @@ def test_another_organizations_batch_is_a_404(owner_api, make_org, make_member, 
 def test_without_a_token_it_is_a_401(api_client, paid_charge):
     assert_error(post(api_client(), URL, {"charges": [paid_charge.pk], "amount": "full"}), 401, "unauthenticated")
     assert_error(api_client().get(f"{URL}/1"), 401, "unauthenticated")
+
+
+def test_a_charge_still_in_an_unfinished_batch_is_a_409_and_nothing_more_is_queued(owner_api, two_paid):
+    first = post(owner_api, URL, {"charges": [c.pk for c in two_paid], "amount": {"percent": 10}}).json()["id"]
+    again = post(owner_api, URL, {"charges": [two_paid[1].pk], "amount": {"percent": 10}})
+
+    body = assert_error(again, 409, "charge_in_batch")
+    assert body["detail"] == f"Refund batch {first} is still refunding charge {two_paid[1].pk}; wait until it is done."
+    assert RefundBatch.objects.count() == 1

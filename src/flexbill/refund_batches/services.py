@@ -38,7 +38,8 @@ def refund_batch_create(
     """Queue a refund of `charge_ids` (percent None: in full; else that whole percent of each charge).
 
     The batch is refused whole before anything is sent: without refund permission (403), with no charge, more than
-    rules.MAX_CHARGES, a charge named twice or a bad amount (400), or a charge of another organization (404).
+    rules.MAX_CHARGES, a charge named twice or a bad amount (400), a charge of another organization (404), or a
+    charge still in an unfinished batch (409).
     `on_queued(batch)` runs after commit: it queues the worker's first run, with the batch's claim_token.
     """
     if not membership.has_permission(Permission.CHARGES_REFUND):
@@ -60,6 +61,10 @@ def refund_batch_create(
 
     actor = Actor.for_user(membership.user)
     with transaction.atomic():
+        # Two batches started at once with a charge in common (a double click, two people): the charge rows are
+        # locked, so the second waits, then sees the first's items and is refused (SQLite: one writer at a time).
+        list(Charge.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk").values_list("pk"))
+        _refuse_charges_in_unfinished_batches(ids)
         batch = RefundBatch.objects.create(
             organization=organization,
             membership=membership,
@@ -87,6 +92,25 @@ def refund_batch_create(
         if on_queued is not None:
             transaction.on_commit(lambda: on_queued(batch))
     return batch
+
+
+def _refuse_charges_in_unfinished_batches(ids: list[int]) -> None:
+    """A charge is in one unfinished batch at a time: a second batch of the same charges, started before the first
+    is done, is a double submission far more often than a wish to refund twice."""
+    busy = (
+        RefundBatchItem.objects.filter(charge_id__in=ids)
+        .exclude(batch__status=BatchStatus.DONE)
+        .values_list("batch_id", "charge_id")
+        .order_by("batch_id", "charge_id")
+    )
+    taken = list(busy[:11])
+    if taken:
+        batch_id = taken[0][0]
+        charges = ", ".join(str(charge_id) for _, charge_id in taken[:10]) + (" …" if len(taken) > 10 else "")
+        raise Conflict(
+            f"Refund batch {batch_id} is still refunding charge {charges}; wait until it is done.",
+            code="charge_in_batch",
+        )
 
 
 def _charge_ids(charge_ids: object) -> list[int]:

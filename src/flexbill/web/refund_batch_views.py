@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 from flexbill.accounts.permissions import Permission
 from flexbill.billing import exports, selectors
 from flexbill.billing.refusals import RefundRefused
-from flexbill.errors import InvalidInput, NotFound
+from flexbill.errors import Conflict, InvalidInput, NotFound
 from flexbill.refund_batches import selectors as batch_selectors
 from flexbill.refund_batches.exports import RESULT_COLUMNS, result_rows
 from flexbill.refund_batches.services import batch_counts, refund_batch_create
@@ -64,7 +64,7 @@ def refund_batch_create_view(request):
                 note=form.cleaned_data["note"],
                 on_queued=refund_batch_queued,
             )
-        except (InvalidInput, NotFound, RefundRefused) as exc:
+        except (InvalidInput, NotFound, Conflict, RefundRefused) as exc:
             form.add_error(None, exc.detail)
             status = exc.status
         else:

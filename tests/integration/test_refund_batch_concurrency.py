@@ -1,0 +1,40 @@
+"""Refund batches started at the same time with charges in common (a double click, two people): one batch takes the
+charges, the others are refused whole; a batch that is done frees its charges (docs/rules.md, rule 14). Real
+threads, real database transactions."""
+
+import pytest
+
+from flexbill.errors import Conflict
+from flexbill.refund_batches.models import RefundBatch
+from flexbill.refund_batches.services import refund_batch_create, refund_batch_run
+from threads import run_together
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_batches_started_at_once_with_the_same_charges_make_exactly_one_batch(org, owner, make_paid_charge):
+    charges = [make_paid_charge(org, amount=2000), make_paid_charge(org, amount=3000)]
+    results = run_together(
+        lambda: refund_batch_create(membership=owner, charge_ids=[c.pk for c in charges], percent=50)
+    )
+
+    batches = [r for r in results if isinstance(r, RefundBatch)]
+    refused = [r for r in results if not isinstance(r, RefundBatch)]
+    assert len(batches) == 1
+    assert all(isinstance(r, Conflict) and r.code == "charge_in_batch" for r in refused), refused
+    assert refused[0].detail == (
+        f"Refund batch {batches[0].pk} is still refunding charge {charges[0].pk}, {charges[1].pk}; "
+        "wait until it is done."
+    )
+    assert RefundBatch.objects.count() == 1
+
+
+def test_a_charge_is_free_for_another_batch_once_its_batch_is_done(org, owner, make_paid_charge):
+    charge = make_paid_charge(org, amount=2000)
+    first = refund_batch_create(membership=owner, charge_ids=[charge.pk], percent=10)
+    with pytest.raises(Conflict):
+        refund_batch_create(membership=owner, charge_ids=[charge.pk], percent=10)
+    assert refund_batch_run(batch_id=first.pk, token=str(first.claim_token))
+
+    second = refund_batch_create(membership=owner, charge_ids=[charge.pk], percent=10)
+    assert second.pk != first.pk
