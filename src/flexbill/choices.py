@@ -148,6 +148,8 @@ class NotificationOutcome(TextChoices):
 
     SENT = "sent", "Sent"
     NOT_SENT = "not sent", "Not sent"
+    NO_RECIPIENTS = "no recipients", "No recipients"
+    ALREADY_SENT = "already sent", "Already sent"
     FAILED = "failed", "Failed"
 
 

@@ -1,12 +1,14 @@
 """Statuses and choices are written once, in flexbill/choices.py; code everywhere else names a member
 (`RefundStatus.SUCCEEDED`). A bare value in a comparison, an assignment, a keyword argument, a default or a return
-is a copy that drifts: this check finds them in src/ by reading the syntax tree.
+is a copy that drifts: this check finds them in src/ by reading the syntax tree, and in the templates, which
+compare with `choices.RefundOrigin.APP` (flexbill.web.context_processors.choices).
 
 A string that only looks like a choice (Stripe's own vocabulary, which happens to share some words) carries the
 comment `# vocabulary: stripe` on its line.
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,20 @@ def bare_choice_values(source: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
+TEMPLATE_COMPARISON = re.compile(r"""(?:==|!=|\bin)\s*(["'])([^"']*)\1|(["'])([^"']*)\3\s*(?:==|!=)""")
+
+
+def bare_choice_values_in_template(text: str) -> list[tuple[int, str]]:
+    """(line, value) of every choice value a template compares with, written out."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for match in TEMPLATE_COMPARISON.finditer(line):
+            value = match.group(2) if match.group(2) is not None else match.group(4)
+            if value in CHOICE_VALUES:
+                found.append((number, value))
+    return found
+
+
 def test_no_status_or_choice_value_is_written_out_of_the_choices_module():
     offenders = [
         f"{path.relative_to(SRC.parent)}:{line}: {value!r}"
@@ -83,6 +99,42 @@ def test_no_status_or_choice_value_is_written_out_of_the_choices_module():
         for line, value in bare_choice_values(path.read_text(encoding="utf-8"))
     ]
     assert offenders == [], "Name the member from flexbill/choices.py instead:\n" + "\n".join(offenders)
+
+
+def test_no_template_compares_with_a_written_out_status_or_choice():
+    offenders = [
+        f"{path.relative_to(SRC.parent)}:{line}: {value!r}"
+        for path in sorted(SRC.rglob("templates/**/*"))
+        if path.suffix in (".html", ".txt")
+        for line, value in bare_choice_values_in_template(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], "Compare with choices.<Class>.<MEMBER> instead:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{% if refund.origin == "app" %}',
+        "{% if event.state == 'failed' %}",
+        "{% if 'succeeded' != delivery.status %}",
+        '{% if key in "refund_pending" %}',
+    ],
+)
+def test_a_template_comparing_with_a_bare_choice_value_is_found(line):
+    assert bare_choice_values_in_template(line) != []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "{% if refund.origin == choices.RefundOrigin.APP %}",
+        '{% if via == "delete" %}',
+        '<span class="badge badge-failed">Failed</span>',
+        "{% if message.level_tag == 'error' %}",
+    ],
+)
+def test_other_template_strings_are_left_alone(line):
+    assert bare_choice_values_in_template(line) == []
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
             return NotificationOutcome.NOT_SENT
         recipients = _billing_admin_emails(organization)
     if not recipients:
-        return "no recipients"
+        return NotificationOutcome.NO_RECIPIENTS
     try:
         with transaction.atomic():
             RefundNotification.objects.create(refund=refund, kind=kind, recipients=recipients)
@@ -88,7 +88,7 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
             # Inside the claim's transaction: if sending fails, the claim is rolled back and a retry may send.
             send_mail(subject, body, sender, recipients)
     except IntegrityError:
-        return "already sent"
+        return NotificationOutcome.ALREADY_SENT
     log.info("Sent %s for refund %s to %s", kind, refund_id, recipients)
     return NotificationOutcome.SENT
 

@@ -2,6 +2,7 @@
 
 from django import template
 
+from flexbill import choices
 from flexbill.billing.rules import charge_display_status, mark_refunded_refusal
 from flexbill.billing.services.derive import invoice_figures
 from flexbill.choices import ChargeDisplayStatus
@@ -17,7 +18,7 @@ def charge_status(charge):
         amount_refunded=charge.amount_refunded,
         amount_refund_pending=charge.amount_refund_pending,
     )
-    return {"key": key, "label": ChargeDisplayStatus(key).label, "charge": charge}
+    return {"key": key, "label": ChargeDisplayStatus(key).label, "charge": charge, "choices": choices}
 
 
 @register.filter
