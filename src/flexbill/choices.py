@@ -118,6 +118,30 @@ class DeliveryStatus(TextChoices):
     FAILED = "failed", "Failed"
 
 
+# Bulk refunds -----------------------------------------------------------------------------------------------------
+class RefundBatchStatus(TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class RefundBatchItemStatus(TextChoices):
+    """What became of one charge of a refund batch."""
+
+    PENDING = "pending", "Pending"  # not run yet
+    SUCCEEDED = "succeeded", "Succeeded"  # refunded: Stripe accepted it
+    REFUSED = "refused", "Refused"  # not refundable (the refusal's sentence says why), never sent
+    FAILED = "failed", "Failed"  # Stripe did not refund it
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"  # held at the approval threshold
+
+
+class RefundBatchAmount(TextChoices):
+    """How much of each charge a refund batch refunds."""
+
+    FULL = "full", "In full (all that remains refundable)"
+    PERCENT = "percent", "A percentage of each charge"
+
+
 # Accounts, audit, notifications -----------------------------------------------------------------------------------
 class Role(TextChoices):
     OWNER = "owner", "Owner"
@@ -172,4 +196,7 @@ ALL = (
     ActorType,
     NotificationKind,
     NotificationOutcome,
+    RefundBatchStatus,
+    RefundBatchItemStatus,
+    RefundBatchAmount,
 )

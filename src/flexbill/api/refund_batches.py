@@ -7,8 +7,9 @@ from ninja import Path, Router, Schema, Status
 from pydantic import ConfigDict, Field, Strict
 
 from flexbill.accounts.permissions import Permission
+from flexbill.choices import RefundBatchAmount, RefundReason
 from flexbill.refund_batches import selectors
-from flexbill.refund_batches.models import AmountMode, RefundBatch
+from flexbill.refund_batches.models import RefundBatch
 from flexbill.refund_batches.services import batch_counts, refund_batch_create
 from flexbill.refund_batches.tasks import refund_batch_queued
 
@@ -27,15 +28,15 @@ class PercentIn(Schema):
 
 class RefundBatchIn(Schema):
     charges: list[schemas.Id] = Field(min_length=1)
-    amount: Literal["full"] | PercentIn
-    reason: Literal["requested_by_customer", "duplicate", "fraudulent", "other"] = "requested_by_customer"
+    amount: Literal[RefundBatchAmount.FULL.value] | PercentIn
+    reason: Literal[tuple(RefundReason.values)] = RefundReason.REQUESTED_BY_CUSTOMER.value  # type: ignore[valid-type]
     note: str = Field(default="", max_length=1000)
 
 
 class RefundBatchOut(Schema):
     id: int
     status: str
-    amount: Literal["full"] | PercentIn
+    amount: Literal[RefundBatchAmount.FULL.value] | PercentIn
     reason: str
     note: str
     created_at: datetime
@@ -64,7 +65,9 @@ def batch_out(batch: RefundBatch) -> dict:
     return {
         "id": batch.pk,
         "status": batch.status,
-        "amount": "full" if batch.amount_mode == AmountMode.FULL else {"percent": batch.percent},
+        "amount": RefundBatchAmount.FULL.value
+        if batch.amount_mode == RefundBatchAmount.FULL
+        else {"percent": batch.percent},
         "reason": batch.reason,
         "note": batch.note,
         "created_at": batch.created_at,
@@ -78,7 +81,7 @@ def refund_batch_post(request, payload: RefundBatchIn):
     batch = refund_batch_create(
         membership=request.auth,
         charge_ids=payload.charges,
-        percent=None if payload.amount == "full" else payload.amount.percent,
+        percent=None if payload.amount == RefundBatchAmount.FULL else payload.amount.percent,
         reason=payload.reason,
         note=payload.note,
         on_queued=refund_batch_queued,

@@ -7,26 +7,8 @@ from django.db import models
 from django.db.models import Q
 
 from flexbill.accounts.models import Membership, Organization
-from flexbill.billing.models import Charge, Refund, RefundReason
-
-
-class BatchStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-
-
-class ItemStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Succeeded"
-    REFUSED = "refused", "Refused"
-    FAILED = "failed", "Failed"
-    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-
-
-class AmountMode(models.TextChoices):
-    FULL = "full", "Full"
-    PERCENT = "percent", "Percent"
+from flexbill.billing.models import Charge, Refund
+from flexbill.choices import RefundBatchAmount, RefundBatchItemStatus, RefundBatchStatus, RefundReason
 
 
 class RefundBatch(models.Model):
@@ -36,11 +18,11 @@ class RefundBatch(models.Model):
     # Whose refunds these are: each item is refunded with this membership's permissions as they are when it runs.
     membership = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    amount_mode = models.CharField(max_length=10, choices=AmountMode.choices)
+    amount_mode = models.CharField(max_length=10, choices=RefundBatchAmount.choices)
     percent = models.PositiveSmallIntegerField(null=True, blank=True)
     reason = models.CharField(max_length=30, choices=RefundReason.choices)
     note = models.CharField(max_length=1000, blank=True)
-    status = models.CharField(max_length=10, choices=BatchStatus.choices, default=BatchStatus.QUEUED)
+    status = models.CharField(max_length=10, choices=RefundBatchStatus.choices, default=RefundBatchStatus.QUEUED)
     # The worker running the batch holds it until then; if it dies, another worker resumes the batch after that.
     claimed_until = models.DateTimeField(null=True, blank=True)
     # Which run holds the claim: a run hands its token to the run it queues for the rest of the batch.
@@ -52,14 +34,16 @@ class RefundBatch(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(Q(amount_mode="full") & Q(percent__isnull=True))
-                | (Q(amount_mode="percent") & Q(percent__gte=1) & Q(percent__lte=100)),
+                condition=(Q(amount_mode=RefundBatchAmount.FULL) & Q(percent__isnull=True))
+                | (Q(amount_mode=RefundBatchAmount.PERCENT) & Q(percent__gte=1) & Q(percent__lte=100)),
                 name="refund_batch_amount_valid",
             )
         ]
         indexes = [
             models.Index(fields=["organization", "-id"], name="refund_batch_org_newest"),
-            models.Index(fields=["status"], condition=~Q(status="done"), name="refund_batch_unfinished"),
+            models.Index(
+                fields=["status"], condition=~Q(status=RefundBatchStatus.DONE), name="refund_batch_unfinished"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -70,7 +54,9 @@ class RefundBatchItem(models.Model):
     batch = models.ForeignKey(RefundBatch, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveIntegerField()
     charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=20, choices=ItemStatus.choices, default=ItemStatus.PENDING)
+    status = models.CharField(
+        max_length=20, choices=RefundBatchItemStatus.choices, default=RefundBatchItemStatus.PENDING
+    )
     refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # Why the item was refused or failed (the refusal's sentence, or what Stripe said).
     detail = models.CharField(max_length=1000, blank=True)

@@ -1,5 +1,7 @@
 """Pure rules of bulk refunds: how much a percent refunds, and what an item's refund makes of the item."""
 
+from flexbill.choices import RefundBatchItemStatus, RefundStatus
+
 MAX_CHARGES = 1000
 
 
@@ -13,19 +15,20 @@ def percent_amount(amount: int, percent: int) -> int:
 
 
 # The statuses a refund of the refund service has once the service returns it, and what they make of the item.
-# "awaiting_approval": the organization's approval threshold held the refund back (nothing sent to Stripe yet).
+# Awaiting approval: the organization's approval threshold held the refund back (nothing sent to Stripe yet); the
+# refund's status of that name is the item's.
 _ITEM_STATUS = {
-    "requested": "succeeded",
-    "pending": "succeeded",
-    "requires_action": "succeeded",
-    "succeeded": "succeeded",
-    "awaiting_approval": "awaiting_approval",
-    "failed": "failed",
-    "canceled": "failed",
+    RefundStatus.REQUESTED: RefundBatchItemStatus.SUCCEEDED,
+    RefundStatus.PENDING: RefundBatchItemStatus.SUCCEEDED,
+    RefundStatus.REQUIRES_ACTION: RefundBatchItemStatus.SUCCEEDED,
+    RefundStatus.SUCCEEDED: RefundBatchItemStatus.SUCCEEDED,
+    RefundBatchItemStatus.AWAITING_APPROVAL.value: RefundBatchItemStatus.AWAITING_APPROVAL,
+    RefundStatus.FAILED: RefundBatchItemStatus.FAILED,
+    RefundStatus.CANCELED: RefundBatchItemStatus.FAILED,
 }
 
 
-def item_status(refund_status: str) -> str:
+def item_status(refund_status: str) -> RefundBatchItemStatus:
     """The item's status for the refund the refund service returned for it."""
     return _ITEM_STATUS[refund_status]
 

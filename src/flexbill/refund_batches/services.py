@@ -12,14 +12,15 @@ from django.utils import timezone
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import SYSTEM, Actor, audit_record
-from flexbill.billing.models import Charge, Refund, RefundReason, RefundStatus
+from flexbill.billing.models import Charge, Refund
 from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.billing.services.refunds import MAX_NOTE, refund_create, refund_settle
+from flexbill.choices import RefundBatchAmount, RefundBatchItemStatus, RefundBatchStatus, RefundReason, RefundStatus
 from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
 from flexbill.faults import fault_point
 
 from . import rules
-from .models import AmountMode, BatchStatus, ItemStatus, RefundBatch, RefundBatchItem
+from .models import RefundBatch, RefundBatchItem
 
 # A worker runs a batch this long at a time, then queues the rest: one long batch never holds up the Stripe inbox,
 # e-mails and outgoing webhooks that run on the same worker.
@@ -69,11 +70,11 @@ def refund_batch_create(
             organization=organization,
             membership=membership,
             created_by=membership.user,
-            amount_mode=AmountMode.FULL if percent is None else AmountMode.PERCENT,
+            amount_mode=RefundBatchAmount.FULL if percent is None else RefundBatchAmount.PERCENT,
             percent=percent,
             reason=reason,
             note=note,
-            status=BatchStatus.QUEUED,
+            status=RefundBatchStatus.QUEUED,
             # Held for the run queued below (on_queued); if it never runs, the batch is due once this ends.
             claim_token=uuid.uuid4(),
             claimed_until=timezone.now() + timedelta(seconds=settings.FLEXBILL_REFUND_BATCH_LEASE_SECONDS),
@@ -99,7 +100,7 @@ def _refuse_charges_in_unfinished_batches(ids: list[int]) -> None:
     is done, is a double submission far more often than a wish to refund twice."""
     busy = (
         RefundBatchItem.objects.filter(charge_id__in=ids)
-        .exclude(batch__status=BatchStatus.DONE)
+        .exclude(batch__status=RefundBatchStatus.DONE)
         .values_list("batch_id", "charge_id")
         .order_by("batch_id", "charge_id")
     )
@@ -134,7 +135,7 @@ def _charge_ids(charge_ids: object) -> list[int]:
 
 
 def amount_label(batch: RefundBatch) -> str:
-    return "full" if batch.amount_mode == AmountMode.FULL else f"{batch.percent}%"
+    return RefundBatchAmount.FULL.value if batch.amount_mode == RefundBatchAmount.FULL else f"{batch.percent}%"
 
 
 # Running ------------------------------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ def refund_batch_claim(*, batch_id: int, token: str | None, now: datetime | None
     now = now or timezone.now()
     with transaction.atomic():
         batch = RefundBatch.objects.select_for_update().filter(pk=batch_id).first()
-        if batch is None or batch.status == BatchStatus.DONE:
+        if batch is None or batch.status == RefundBatchStatus.DONE:
             return None
         held = batch.claimed_until is not None and batch.claimed_until >= now
         if held and (token is None or str(batch.claim_token) != token):
@@ -154,10 +155,10 @@ def refund_batch_claim(*, batch_id: int, token: str | None, now: datetime | None
         before = batch.status
         batch.claim_token = uuid.uuid4()
         batch.claimed_until = now + timedelta(seconds=settings.FLEXBILL_REFUND_BATCH_LEASE_SECONDS)
-        batch.status = BatchStatus.RUNNING
+        batch.status = RefundBatchStatus.RUNNING
         batch.started_at = batch.started_at or now
         batch.save(update_fields=["claim_token", "claimed_until", "status", "started_at"])
-        if before != BatchStatus.RUNNING:
+        if before != RefundBatchStatus.RUNNING:
             _audit_batch(batch, action="refund_batch.running", before=before)
         elif not held:
             # Its worker stopped mid-batch (crash, restart): this one carries on where it stopped.
@@ -180,7 +181,11 @@ def refund_batch_run(*, batch_id: int, token: str | None = None, on_more=None, s
         Membership.objects.select_related("user", "organization", "custom_role").filter(pk=batch.membership_id).first()
     )
     deadline = time.monotonic() + seconds
-    pending = batch.items.filter(status=ItemStatus.PENDING).select_related("charge__organization").order_by("position")
+    pending = (
+        batch.items.filter(status=RefundBatchItemStatus.PENDING)
+        .select_related("charge__organization")
+        .order_by("position")
+    )
     for n, item in enumerate(list(pending)):
         if n and time.monotonic() > deadline:  # at least one item per run, so every run moves the batch on
             if _hand_over(batch, token) and on_more is not None:
@@ -197,10 +202,14 @@ def _run_item(*, batch: RefundBatch, item: RefundBatchItem, membership: Membersh
     charge = item.charge
     refund, detail = None, ""
     if membership is None or not membership.has_permission(Permission.CHARGES_REFUND):
-        return _item_record(batch, item, status=ItemStatus.REFUSED, detail=Refusal.PERMISSION_DENIED.sentence)
-    amount = None if batch.amount_mode == AmountMode.FULL else rules.percent_amount(charge.amount, batch.percent)
+        return _item_record(
+            batch, item, status=RefundBatchItemStatus.REFUSED, detail=Refusal.PERMISSION_DENIED.sentence
+        )
+    amount = None if batch.amount_mode == RefundBatchAmount.FULL else rules.percent_amount(charge.amount, batch.percent)
     if amount == 0:
-        return _item_record(batch, item, status=ItemStatus.REFUSED, detail=rules.percent_refusal_detail(batch.percent))
+        return _item_record(
+            batch, item, status=RefundBatchItemStatus.REFUSED, detail=rules.percent_refusal_detail(batch.percent)
+        )
     key = item_idempotency_key(batch, charge.pk)
     try:
         refund = refund_create(
@@ -216,12 +225,12 @@ def _run_item(*, batch: RefundBatch, item: RefundBatchItem, membership: Membersh
             # batch's lease has ended, so that worker is gone): adopt Stripe's refund, or send it now, once.
             refund = refund_settle(refund=refund, resend=True, actor=Actor.for_user(membership.user))
     except RefundRefused as exc:
-        return _item_record(batch, item, status=ItemStatus.REFUSED, detail=exc.detail)
+        return _item_record(batch, item, status=RefundBatchItemStatus.REFUSED, detail=exc.detail)
     except (StripeFailed, Conflict) as exc:
         refund = Refund.objects.filter(organization_id=batch.organization_id, idempotency_key=key).first()
-        return _item_record(batch, item, status=ItemStatus.FAILED, detail=exc.detail, refund=refund)
+        return _item_record(batch, item, status=RefundBatchItemStatus.FAILED, detail=exc.detail, refund=refund)
     status = rules.item_status(refund.status)
-    if status == ItemStatus.FAILED:
+    if status == RefundBatchItemStatus.FAILED:
         detail = refund.failure_reason or "Stripe did not refund this charge."
     return _item_record(batch, item, status=status, detail=detail, refund=refund)
 
@@ -232,7 +241,7 @@ def item_idempotency_key(batch: RefundBatch, charge_id: int) -> str:
 
 def _item_record(batch: RefundBatch, item: RefundBatchItem, *, status: str, detail: str, refund=None) -> None:
     with transaction.atomic():
-        changed = RefundBatchItem.objects.filter(pk=item.pk, status=ItemStatus.PENDING).update(
+        changed = RefundBatchItem.objects.filter(pk=item.pk, status=RefundBatchItemStatus.PENDING).update(
             status=status, detail=detail[:1000], refund=refund, updated_at=timezone.now()
         )
         if not changed:
@@ -243,7 +252,7 @@ def _item_record(batch: RefundBatch, item: RefundBatchItem, *, status: str, deta
             actor=SYSTEM,
             action=f"refund_batch.item_{status}",
             obj=item,
-            before={"status": ItemStatus.PENDING},
+            before={"status": RefundBatchItemStatus.PENDING},
             after={
                 "batch": batch.pk,
                 "charge": item.charge_id,
@@ -268,16 +277,16 @@ def _hand_over(batch: RefundBatch, token: str) -> bool:
 def _finish(batch: RefundBatch, token: str) -> bool:
     with transaction.atomic():
         locked = RefundBatch.objects.select_for_update().filter(pk=batch.pk, claim_token=token).first()
-        if locked is None or locked.status == BatchStatus.DONE:
+        if locked is None or locked.status == RefundBatchStatus.DONE:
             return False
-        if locked.items.filter(status=ItemStatus.PENDING).exists():
+        if locked.items.filter(status=RefundBatchItemStatus.PENDING).exists():
             return False
         now = timezone.now()
-        locked.status = BatchStatus.DONE
+        locked.status = RefundBatchStatus.DONE
         locked.finished_at = now
         locked.claimed_until = None
         locked.save(update_fields=["status", "finished_at", "claimed_until"])
-        _audit_batch(locked, action="refund_batch.done", before=BatchStatus.RUNNING, counts=True)
+        _audit_batch(locked, action="refund_batch.done", before=RefundBatchStatus.RUNNING, counts=True)
     return True
 
 
@@ -299,10 +308,10 @@ def batch_counts(batch: RefundBatch) -> dict:
     """total, and how many items succeeded, were refused, failed, await approval (pending ones are still to run)."""
     figures = batch.items.aggregate(
         total=Count("pk"),
-        succeeded=Count("pk", filter=Q(status=ItemStatus.SUCCEEDED)),
-        refused=Count("pk", filter=Q(status=ItemStatus.REFUSED)),
-        failed=Count("pk", filter=Q(status=ItemStatus.FAILED)),
-        awaiting_approval=Count("pk", filter=Q(status=ItemStatus.AWAITING_APPROVAL)),
+        succeeded=Count("pk", filter=Q(status=RefundBatchItemStatus.SUCCEEDED)),
+        refused=Count("pk", filter=Q(status=RefundBatchItemStatus.REFUSED)),
+        failed=Count("pk", filter=Q(status=RefundBatchItemStatus.FAILED)),
+        awaiting_approval=Count("pk", filter=Q(status=RefundBatchItemStatus.AWAITING_APPROVAL)),
     )
     return figures
 
@@ -311,7 +320,7 @@ def refund_batches_due(now: datetime | None = None) -> list[int]:
     """Unfinished batches nobody holds: their worker died, or their first run was never queued."""
     now = now or timezone.now()
     return list(
-        RefundBatch.objects.exclude(status=BatchStatus.DONE)
+        RefundBatch.objects.exclude(status=RefundBatchStatus.DONE)
         .filter(Q(claimed_until__lt=now) | Q(claimed_until__isnull=True))
         .values_list("pk", flat=True)
     )

@@ -4,8 +4,8 @@ import re
 
 from django import forms
 
-from flexbill.billing.models import RefundReason
 from flexbill.billing.services.refunds import MAX_NOTE
+from flexbill.choices import RefundBatchAmount, RefundReason
 from flexbill.refund_batches.rules import MAX_CHARGES
 
 from .forms import InvoiceFilterForm
@@ -38,8 +38,8 @@ class BulkRefundForm(forms.Form):
     """How much each charge is refunded (all that remains, or a whole percent of the charge), why, and a note."""
 
     amount_mode = forms.ChoiceField(
-        choices=[("full", "In full (all that remains refundable)"), ("percent", "A percentage of each charge")],
-        initial="full",
+        choices=RefundBatchAmount.choices,
+        initial=RefundBatchAmount.FULL,
         widget=forms.RadioSelect,
         label="Amount",
     )
@@ -54,11 +54,11 @@ class BulkRefundForm(forms.Form):
 
     def clean_percent(self):
         text = (self.cleaned_data.get("percent") or "").strip()
-        if self.data.get("amount_mode") != "percent":
+        if self.data.get("amount_mode") != RefundBatchAmount.PERCENT:
             return None
         # Digits 0-9 only: Python's int() would also read other scripts' digits ("٥٠").
         if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= 100:
-            raise forms.ValidationError("Type a whole percentage from 1 to 100, like 50.", code="percent")
+            raise forms.ValidationError("Type a whole percentage from 1 to 100, like 50.", code="percent_invalid")
         return int(text)
 
 

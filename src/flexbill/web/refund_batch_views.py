@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 from flexbill.accounts.permissions import Permission
 from flexbill.billing import exports, selectors
 from flexbill.billing.refusals import RefundRefused
+from flexbill.choices import RefundBatchAmount, RefundBatchItemStatus
 from flexbill.errors import Conflict, InvalidInput, NotFound
 from flexbill.refund_batches import selectors as batch_selectors
 from flexbill.refund_batches.exports import RESULT_COLUMNS, result_rows
@@ -36,7 +37,9 @@ def refund_batch_new(request):
         else:
             invoices = selectors.invoice_filter(organization=organization).filter(pk__in=selection.invoice_ids())
         charges = batch_selectors.charges_of_invoices(organization=organization, invoices=invoices)
-        form = BatchCreateForm(initial={"amount_mode": "full", "charges": ",".join(str(c.pk) for c in charges[:1000])})
+        form = BatchCreateForm(
+            initial={"amount_mode": RefundBatchAmount.FULL, "charges": ",".join(str(c.pk) for c in charges[:1000])}
+        )
     return _preview(request, form, charges)
 
 
@@ -79,7 +82,7 @@ def refund_batch_create_view(request):
 def _batch_context(request, batch_id: int) -> dict:
     batch = batch_selectors.refund_batch_get(organization=request.membership.organization, batch_id=batch_id)
     counts = batch_counts(batch)
-    finished = counts["total"] - batch.items.filter(status="pending").count()
+    finished = counts["total"] - batch.items.filter(status=RefundBatchItemStatus.PENDING).count()
     return {
         "batch": batch,
         "counts": counts,
