@@ -157,3 +157,16 @@ def test_another_organizations_batch_is_not_found(org, owner_web, make_org, make
     batch = refund_batch_create(membership=make_member(other, "owner"), charge_ids=[make_paid_charge(other).pk])
     assert owner_web.get(f"/refund-batches/{batch.pk}/").status_code == 404
     assert owner_web.get(f"/refund-batches/{batch.pk}/results.csv").status_code == 404
+
+
+def test_every_member_sees_the_organizations_refund_batches_and_only_theirs(
+    org, owner, make_member, make_org, make_paid_charge
+):
+    ours = refund_batch_create(membership=owner, charge_ids=[make_paid_charge(org).pk], percent=20)
+    other = make_org()
+    theirs = refund_batch_create(membership=make_member(other, "owner"), charge_ids=[make_paid_charge(other).pk])
+
+    html = signed_in(make_member(org, "member")).get("/refund-batches/").content.decode()
+    assert f'<tr data-batch-id="{ours.pk}">' in html
+    assert "20 %" in html and owner.user.email in html
+    assert f'data-batch-id="{theirs.pk}"' not in html

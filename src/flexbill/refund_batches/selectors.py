@@ -27,8 +27,11 @@ def refund_batch_items(*, batch: RefundBatch) -> list[RefundBatchItem]:
     return list(batch.items.select_related("charge__invoice__customer", "refund").order_by("position"))
 
 
-def refund_batch_list(*, organization: Organization, limit: int = 20) -> list[RefundBatch]:
-    return list(RefundBatch.objects.filter(organization=organization).order_by("-id")[:limit])
+def refund_batch_list(*, organization: Organization, limit: int = 50) -> list[RefundBatch]:
+    """The organization's newest refund batches."""
+    return list(
+        RefundBatch.objects.filter(organization=organization).select_related("created_by").order_by("-id")[:limit]
+    )
 
 
 @dataclass

@@ -2,7 +2,7 @@
 and results (CSV too). The batch itself is run by the worker (refund_batches/services.py)."""
 
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from flexbill.accounts.permissions import Permission
 from flexbill.billing import exports, selectors
@@ -51,10 +51,23 @@ def _preview(request, form: BulkRefundForm, charges, *, status: int = 200):
     return render(request, "web/refund_batch_preview.html", {"form": form, "preview": preview}, status=status)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @member_view
+def refund_batches(request):
+    """GET: the organization's recent refund batches; POST: start one (the preview's "Refund N charges")."""
+    if request.method == "GET":
+        return _batch_list(request)
+    return _batch_create(request)
+
+
+@requires(Permission.INVOICES_VIEW)
+def _batch_list(request):
+    batches = batch_selectors.refund_batch_list(organization=request.membership.organization)
+    return render(request, "web/refund_batches.html", {"batches": batches})
+
+
 @requires(Permission.CHARGES_REFUND)
-def refund_batch_create_view(request):
+def _batch_create(request):
     organization = request.membership.organization
     form = BatchCreateForm(request.POST)
     if form.is_valid():

@@ -58,7 +58,7 @@ urlpatterns = [
         name="charge_mark_refunded",
     ),
     path("refund-batches/new/", refund_batch_views.refund_batch_new, name="refund_batch_new"),
-    path("refund-batches/", refund_batch_views.refund_batch_create_view, name="refund_batch_create"),
+    path("refund-batches/", refund_batch_views.refund_batches, name="refund_batches"),
     path("refund-batches/<int:batch_id>/", refund_batch_views.refund_batch_page, name="refund_batch"),
     path("refund-batches/<int:batch_id>/results.csv", refund_batch_views.refund_batch_csv, name="refund_batch_csv"),
     path("reports/refunds/", report_views.refunds_report_page, name="refunds_report"),
