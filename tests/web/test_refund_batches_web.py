@@ -170,3 +170,17 @@ def test_every_member_sees_the_organizations_refund_batches_and_only_theirs(
     assert f'<tr data-batch-id="{ours.pk}">' in html
     assert "20 %" in html and owner.user.email in html
     assert f'data-batch-id="{theirs.pk}"' not in html
+
+
+def test_a_selection_of_more_charges_than_a_batch_holds_is_previewed_with_a_message_and_cannot_start(
+    org, owner_web, make_paid_charge, monkeypatch
+):
+    from flexbill.refund_batches import rules
+
+    monkeypatch.setattr(rules, "MAX_CHARGES", 2)  # a batch's limit, 1,000, made small enough to reach here
+    for amount in (1000, 2000, 3000):
+        make_paid_charge(org, amount=amount)
+    html = owner_web.post("/refund-batches/new/", {"all_matching": "1"}).content.decode()
+
+    assert "The selection has more than 2 charges; a batch refunds at most 2." in html
+    assert 'data-testid="start-refund"' not in html

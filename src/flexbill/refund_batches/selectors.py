@@ -47,7 +47,8 @@ class Preview:
     """What a batch would do if it ran now: the same checks each refund makes, without sending anything."""
 
     lines: list[PreviewLine]
-    too_many: bool = False
+    too_many: bool = False  # more charges than a batch holds (max_charges): only the first ones are shown
+    max_charges: int = 0
     totals: dict = field(default_factory=dict)  # currency -> minor units that would be refunded
 
     @property
@@ -91,7 +92,7 @@ def refund_batch_preview(*, membership: Membership, charges: list[Charge], perce
         )
     }
     now = timezone.now()
-    preview = Preview(lines=[], too_many=len(charges) > rules.MAX_CHARGES)
+    preview = Preview(lines=[], too_many=len(charges) > rules.MAX_CHARGES, max_charges=rules.MAX_CHARGES)
     for charge in charges[: rules.MAX_CHARGES]:
         line = PreviewLine(charge=charge)
         amount = None if percent is None else rules.percent_amount(charge.amount, percent)
