@@ -10,18 +10,20 @@ from ninja.parser import Parser
 
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor
-from flexbill.billing import selectors, services
+from flexbill.billing import selectors, services, stripe_reads
 from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus
 from flexbill.errors import InvalidInput
 
 from . import errors, schemas
 from .access import org_of, require
 from .auth import BearerToken
+from .exports import router as exports_router
 from .organization import router as organization_router
 from .reports import router as reports_router
 from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
 from .sync_health import router as sync_health_router
 from .team import router as team_router
+from .webhook_endpoints import router as webhook_endpoints_router
 
 
 class JsonObjectParser(Parser):
@@ -197,7 +199,7 @@ def charge_detail(request, charge_id: PathId):
 def charge_details(request, charge_id: PathId):
     require(request, Permission.INVOICES_VIEW)
     charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
-    details = selectors.charge_stripe_details(charge=charge)
+    details = stripe_reads.charge_stripe_details(charge=charge)
     method = charge.payment_method
     return {
         "stripe_charge_id": details.id,
@@ -287,6 +289,8 @@ def audit_event_list(
 
 
 api.add_router("/v1", reports_router)
+api.add_router("/v1", exports_router)
+api.add_router("/v1", webhook_endpoints_router)
 api.add_router("/v1", sync_health_router)
 api.add_router("/v1", organization_router)
 api.add_router("/v1", team_router)
