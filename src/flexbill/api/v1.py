@@ -9,6 +9,7 @@ from ninja import Header, NinjaAPI, Path, Query, Status
 from ninja.parser import Parser
 
 from flexbill.accounts.permissions import Permission
+from flexbill.audit.selectors import audit_entries
 from flexbill.audit.services import Actor
 from flexbill.billing import selectors, services, stripe_reads
 from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus
@@ -211,8 +212,9 @@ def charge_details(request, charge_id: PathId):
         "created": details.created,
         "stripe_customer_id": details.customer_id,
         "payment_method_type": charge.payment_method_type,
-        "card_brand": method.brand if method else "",
-        "last4": method.last4 if method else "",
+        "payment_method_label": charge.payment_method_label,
+        "card_brand": charge.payment_method_brand or (method.brand if method else ""),
+        "last4": charge.payment_method_last4 or (method.last4 if method else ""),
         "refunds": [r.__dict__ for r in details.refunds],
     }
 
@@ -285,7 +287,8 @@ def audit_event_list(
     page = selectors.audit_event_list(
         organization=org_of(request), object_ref=object, invoice_id=invoice, cursor=cursor, limit=limit
     )
-    return {"items": [audit_event_out(e) for e in page.items], "next_cursor": page.next_cursor}
+    entries = audit_entries(organization=org_of(request), events=page.items)
+    return {"items": [audit_event_out(e.event, summary=e.summary) for e in entries], "next_cursor": page.next_cursor}
 
 
 api.add_router("/v1", reports_router)
