@@ -454,9 +454,8 @@ def test_each_audit_action_reads_as_its_sentence(action):
 
 def test_money_in_a_sentence_is_written_in_the_organizations_locale():
     event, _ = EXAMPLES["refund.requested"]
-    assert (
-        audit_sentence(event, names=NAMES, locale="de_DE") == "Refunded 50,00\u00a0€ of INV-000014 — requested by customer"
-    )
+    german = audit_sentence(event, names=NAMES, locale="de_DE")
+    assert german == "Refunded 50,00\u00a0€ of INV-000014 — requested by customer"
     assert audit_sentence(event, names=NAMES, locale="fr_FR").startswith("Refunded 50,00\u00a0€ of INV-000014")
 
 
