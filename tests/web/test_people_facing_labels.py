@@ -147,3 +147,14 @@ def test_a_page_of_audit_sentences_reads_its_names_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         body = client.get("/api/v1/audit-events?limit=200").json()
     assert len(body["items"]) > 20
+
+
+def test_a_saved_payment_method_is_answered_with_its_label(api_client, owner, org):
+    client = api_client(owner)
+    customer = client.post("/api/v1/customers", {"name": "Ada", "email": "ada@example.com"}, "application/json")
+    body = client.post(
+        f"/api/v1/customers/{customer.json()['id']}/payment-methods",
+        {"stripe_payment_method": "pm_card_visa"},
+        "application/json",
+    ).json()
+    assert (body["type"], body["brand"], body["label"]) == ("card", "visa", "Visa ···· 4242")

@@ -102,7 +102,7 @@ def payment_method_add(request, customer_id: PathId, payload: schemas.PaymentMet
     method = services.payment_method_add(
         customer=customer, stripe_payment_method=payload.stripe_payment_method, actor=_actor(request)
     )
-    return Status(201, {**method.__dict__, "customer": method.customer_id})
+    return Status(201, {**method.__dict__, "customer": method.customer_id, "label": method.label})
 
 
 # Invoices ---------------------------------------------------------------------------------------------------
