@@ -95,3 +95,8 @@ def test_a_charges_payment_method_details_name_what_it_was_paid_with(details, me
 def test_payment_method_details_stripe_did_not_send_or_sent_oddly_name_nothing_wrong(details):
     method = paid_with(details)
     assert method is None or (method.brand, method.last4) == ("", "")
+
+
+def test_last_four_keeps_only_ascii_digits_and_letters_stripe_could_send():
+    assert payment_method_label(type="sepa_debit", last4="٣٠٠٠") == "SEPA Direct Debit"
+    assert payment_method_label(type="sepa_debit", last4=" 30-00 ") == "SEPA Direct Debit ···· 3000"

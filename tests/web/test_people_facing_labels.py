@@ -158,3 +158,18 @@ def test_a_saved_payment_method_is_answered_with_its_label(api_client, owner, or
         "application/json",
     ).json()
     assert (body["type"], body["brand"], body["label"]) == ("card", "visa", "Visa ···· 4242")
+
+
+def test_a_bank_name_from_stripe_is_shown_as_text_never_as_markup(
+    owner_client, org, make_customer, make_invoice, make_pending_charge
+):
+    customer, _ = make_customer(org)
+    charge = make_pending_charge(make_invoice(org, customer))
+    Charge.objects.filter(pk=charge.pk).update(
+        payment_method_bank="<img src=x onerror=alert(1)>", payment_method_last4="6789"
+    )
+
+    html = owner_client.get(f"/invoices/{charge.invoice_id}/").content.decode()
+
+    assert "<img src=x" not in html
+    assert "US bank account (&lt;img src=x onerror=alert(1)&gt;) ···· 6789" in html
