@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from flexbill.billing.payment_methods import payment_method_label
 
-MIGRATION = ("billing", "0006_payment_method_labels")
+MIGRATION = ("billing", "0007_payment_method_labels")
 
 
 def migrate(targets) -> MigrationExecutor:

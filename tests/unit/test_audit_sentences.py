@@ -180,7 +180,7 @@ EXAMPLES = {
             before={"payment_status": "pending"},
             after={"payment_status": "failed", "amount": 12000, "source": "stripe"},
         ),
-        "Payment of €120.00 for INV-000014 failed (charge ch_3Abc)",
+        "Payment of €120.00 for INV-000014 did not go through (charge ch_3Abc)",
     ),
     "charge.updated": (
         _event(

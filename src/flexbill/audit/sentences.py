@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flexbill.billing.payment_methods import payment_method_label
+from flexbill.choices import ChargeSource, ChargeStatus, InvoiceStatus, RecordedRefundMethod, RefundReason, RefundStatus
 from flexbill.web.money import DEFAULT_LOCALE, format_money
 
 
@@ -55,23 +56,11 @@ class AuditNames:
 NO_NAMES = AuditNames()
 
 REFUND_REASONS = {
-    "requested_by_customer": "requested by customer",
-    "duplicate": "duplicate payment",
-    "fraudulent": "fraudulent payment",
-    "other": "other reason",
+    RefundReason.REQUESTED_BY_CUSTOMER: "requested by customer",
+    RefundReason.DUPLICATE: "duplicate payment",
+    RefundReason.FRAUDULENT: "fraudulent payment",
+    RefundReason.OTHER: "other reason",
 }
-CHARGE_STATUSES = {"pending": "Pending", "success": "Success", "failed": "Failed", "refunded": "Refunded"}
-INVOICE_STATUSES = {
-    "draft": "Draft",
-    "awaiting_payment": "Awaiting payment",
-    "partially_paid": "Partially paid",
-    "paid": "Paid",
-    "refunded": "Refunded",
-    "voided": "Voided",
-    "failed": "Failed",
-}
-SOURCES = {"stripe": "Stripe", "xero": "Xero", "quickbooks": "QuickBooks", "manual": "a manual record"}
-REFUND_METHODS = {"bank_transfer": "bank transfer", "cash": "cash", "check": "check", "card_terminal": "card terminal"}
 PREFERENCES = {
     "name": "name",
     "default_currency": "default currency",
@@ -134,8 +123,8 @@ class _Row:
         name = self.names.charges.get(str(self.event.object_id))
         if name and name.stripe_charge_id:
             return f"charge {name.stripe_charge_id}"
-        if name and name.source in SOURCES and name.source != "stripe":
-            return f"the {SOURCES[name.source].removeprefix('a ')} payment #{self.event.object_id}"
+        if name and name.source in ChargeSource.values and name.source != ChargeSource.STRIPE:
+            return f"the {ChargeSource(name.source).label} payment #{self.event.object_id}"
         return f"charge #{self.event.object_id}"
 
     @property
@@ -161,6 +150,12 @@ def _short(text: str) -> str:
     return line if len(line) <= MAX_TEXT else line[: MAX_TEXT - 1].rstrip() + "…"
 
 
+def _label(choices, value: str) -> str:
+    """A stored choice's label ("awaiting_payment" -> "Awaiting payment"); a value not (or no longer) among the
+    choices reads as its words."""
+    return choices(value).label if value in choices.values else _short(value.replace("_", " ")).capitalize()
+
+
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -182,7 +177,7 @@ def _refund_requested(row: _Row) -> str:
 
 def _refund_synced(row: _Row) -> str:
     status = row.text("status", side="after")
-    outcome = {"succeeded": "", "pending": ", pending", "failed": ", failed", "canceled": ", canceled"}.get(status, "")
+    outcome = "" if status in ("", RefundStatus.SUCCEEDED) else f", {_label(RefundStatus, status).lower()}"
     refund = f"Stripe refund {row.stripe_refund}" if row.stripe_refund else "A Stripe refund"
     return f"{refund} recorded from Stripe: {row.refund_amount} of {row.invoice}{outcome}"
 
@@ -209,24 +204,29 @@ def _refund_rejected(row: _Row) -> str:
 # Charges and invoices ---------------------------------------------------------------------------------------------
 def _charge_created(row: _Row) -> str:
     amount, source = row.money(row.number("amount")), row.text("source", side="after")
-    if source and source != "stripe":
+    if source and source != ChargeSource.STRIPE:
         reference = row.text("reference", side="after")
-        return f"Recorded a payment of {amount} for {row.invoice} from {SOURCES.get(source, source)}" + (
+        origin = "a manual record" if source == ChargeSource.MANUAL else _label(ChargeSource, source)
+        return f"Recorded a payment of {amount} for {row.invoice} from {origin}" + (
             f" (reference {reference})" if reference else ""
         )
     name = row.names.charges.get(str(row.event.object_id))
     paid_with = f" with {name.payment_method}" if name and name.payment_method else ""
     status = row.text("payment_status", side="after")
-    if status == "failed":
+    if status == ChargeStatus.FAILED:
         return f"Charging {amount}{paid_with} for {row.invoice} failed"
-    if status == "pending":
+    if status == ChargeStatus.PENDING:
         return f"Charged {amount}{paid_with} for {row.invoice} through Stripe — waiting for the bank"
     return f"Charged {amount}{paid_with} for {row.invoice} through Stripe"
 
 
 def _charge_payment_updated(row: _Row) -> str:
     status = row.text("payment_status", side="after")
-    outcome = {"success": "succeeded", "failed": "failed", "pending": "is pending"}.get(status, "changed")
+    outcome = {
+        ChargeStatus.SUCCESS: "went through",
+        ChargeStatus.FAILED: "did not go through",
+        ChargeStatus.PENDING: "is pending",
+    }.get(status, "changed")
     return f"Payment of {row.money(row.number('amount'))} for {row.invoice} {outcome} ({row.charge})"
 
 
@@ -238,8 +238,8 @@ def _charge_updated(row: _Row) -> str:
         figures += f", {row.money(reserved - refunded)} pending"
     if before and after and before != after:
         return (
-            f"{_capital(row.charge)} of {row.invoice} went from {CHARGE_STATUSES.get(before, before)} to "
-            f"{CHARGE_STATUSES.get(after, after)}: {figures}"
+            f"{_capital(row.charge)} of {row.invoice} went from {_label(ChargeStatus, before)} to "
+            f"{_label(ChargeStatus, after)}: {figures}"
         )
     return f"{_capital(row.charge)} of {row.invoice}: {figures}"
 
@@ -262,10 +262,7 @@ def _invoice_updated(row: _Row) -> str:
     paid, refunded = row.number("amount_paid", side="after"), row.number("amount_refunded", side="after")
     figures = f"{row.money(paid or 0)} paid, {row.money(refunded or 0)} refunded"
     if before and after and before != after:
-        return (
-            f"{row.invoice} went from {INVOICE_STATUSES.get(before, before)} to "
-            f"{INVOICE_STATUSES.get(after, after)}: {figures}"
-        )
+        return f"{row.invoice} went from {_label(InvoiceStatus, before)} to {_label(InvoiceStatus, after)}: {figures}"
     return f"{row.invoice}: {figures}"
 
 
@@ -276,7 +273,7 @@ def _credit_note_created(row: _Row) -> str:
     if row.number("refund", side="after") is not None:
         return sentence + " for a refund through Stripe"
     if method:
-        sentence += f" — money returned by {REFUND_METHODS.get(method, method.replace('_', ' '))}"
+        sentence += f" — money returned by {_label(RecordedRefundMethod, method).lower()}"
         return sentence + (f" (reference {reference})" if reference else "")
     return sentence + " — credit only, no money returned"
 

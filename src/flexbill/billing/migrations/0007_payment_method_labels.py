@@ -12,7 +12,7 @@ def charges_take_their_payment_methods_details(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("billing", "0005_stripe_inbox")]
+    dependencies = [("billing", "0006_creditnote_refund_method_choices")]
 
     operations = [
         migrations.AddField(
