@@ -7,6 +7,7 @@ Events are payloads that may be stale, duplicated or out of order, so none is tr
 
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +50,9 @@ def inbox_apply_pending(*, batch_size: int | None = None, max_batches: int | Non
     """Apply every inbox event that is ready, batch after batch, until none is left (or max_batches)."""
     report = InboxReport()
     while max_batches is None or report.batches < max_batches:
+        claim_started = time.perf_counter()
         events = inbox_claim(batch_size=batch_size or settings.FLEXBILL_INBOX_BATCH_SIZE)
+        log.debug("Claimed %s event(s) in %.3f s", len(events), time.perf_counter() - claim_started)
         if not events:
             break
         report.batches += 1
@@ -136,11 +139,21 @@ def _apply_events(events: list[WebhookEvent], report: InboxReport) -> None:
         )
 
     read_at = timezone.now()
+    started = time.perf_counter()
     snapshots, unreadable = _read_stripe(organization, names, report)
+    read = time.perf_counter()
     for charge_id, error in unreadable.items():
         for event in by_charge.pop(charge_id):
             _retry(event, now, f"Stripe could not be read: {error}", report)
     _apply_snapshots(snapshots, by_charge, read_at, report)
+    log.debug(
+        "%s: %s event(s), %s charge(s) read from Stripe in %.3f s, applied in %.3f s",
+        organization.slug,
+        len(events),
+        len(names),
+        read - started,
+        time.perf_counter() - read,
+    )
 
 
 def _local_charges(organization, parsed: list[StripeEvent]):
