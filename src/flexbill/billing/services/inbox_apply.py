@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from flexbill.accounts.models import Organization
 from flexbill.audit.services import STRIPE, Actor, audit_record
 from flexbill.bulk_sql import rows_update
 from flexbill.choices import IGNORED_OUTCOME
@@ -61,8 +62,9 @@ def inbox_apply_pending(*, batch_size: int | None = None, max_batches: int | Non
         by_org = defaultdict(list)
         for event in events:
             by_org[event.organization_id].append(event)
-        for org_events in by_org.values():
-            _apply_events(org_events, report)
+        # Each organization once per batch: its stored secrets are decrypted on load.
+        for organization in Organization.objects.filter(pk__in=list(by_org)):
+            _apply_events(organization, by_org[organization.pk], report)
     return report
 
 
@@ -84,21 +86,15 @@ def inbox_claim(*, batch_size: int) -> list[WebhookEvent]:
     """
     now = timezone.now()
     with transaction.atomic():
-        events = list(
-            ready_events(now)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("organization")
-            .order_by("id")[:batch_size]
-        )
+        events = list(ready_events(now).select_for_update(skip_locked=True, of=("self",)).order_by("id")[:batch_size])
         if events:
             lease = now + timedelta(seconds=settings.FLEXBILL_INBOX_LEASE_SECONDS)
             WebhookEvent.objects.filter(pk__in=[e.pk for e in events]).update(claimed_until=lease)
     return events
 
 
-def _apply_events(events: list[WebhookEvent], report: InboxReport) -> None:
+def _apply_events(organization: Organization, events: list[WebhookEvent], report: InboxReport) -> None:
     """One organization's events of a batch: settle each, writing the domain changes in one transaction."""
-    organization = events[0].organization
     now = timezone.now()
     targets: list[tuple[WebhookEvent, StripeEvent]] = []
     for event in events:
