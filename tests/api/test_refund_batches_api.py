@@ -1,5 +1,5 @@
 """Bulk refunds through the REST API: every status of a batch and of its items, and every error code
-(docs/rules.md, rule 14)."""
+(docs/rules.md, rule 21)."""
 
 import pytest
 

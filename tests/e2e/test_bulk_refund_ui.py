@@ -1,6 +1,6 @@
 """A bulk refund in the browser: filter the invoice list, select all matching the filter, preview the refund (count,
 total, what would be refused and why), start it, and watch the batch page follow the worker to the end
-(docs/rules.md, rule 14)."""
+(docs/rules.md, rule 21)."""
 
 import csv
 import io

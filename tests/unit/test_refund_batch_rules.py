@@ -1,5 +1,5 @@
 """Bulk refund rules without a database: percent amounts in whole minor units, and what a refund makes of an item
-(docs/rules.md, rule 14)."""
+(docs/rules.md, rule 21)."""
 
 from decimal import ROUND_HALF_UP, Decimal
 

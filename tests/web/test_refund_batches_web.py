@@ -1,5 +1,5 @@
 """Bulk refunds in the admin UI: the invoice list's selection, the preview, starting a batch, its page and its CSV
-(docs/rules.md, rule 14)."""
+(docs/rules.md, rule 21)."""
 
 import csv
 import io

@@ -6,7 +6,7 @@ MAX_CHARGES = 1000
 
 
 def percent_amount(amount: int, percent: int) -> int:
-    """`percent` % of `amount` minor units, rounded to a whole minor unit, half up (docs/rules.md, rule 14).
+    """`percent` % of `amount` minor units, rounded to a whole minor unit, half up (docs/rules.md, rule 21).
 
     Exact integer arithmetic, no floats: 15 % of 3333 is 499.95 → 500; 50 % of 1 is 0.5 → 1; 1 % of 49 is
     0.49 → 0, which refunds nothing and is refused.
