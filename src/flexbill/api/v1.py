@@ -11,7 +11,8 @@ from ninja.parser import Parser
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor
 from flexbill.billing import selectors, services
-from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus
+from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus, RefundStatus
+from flexbill.billing.services import approvals
 from flexbill.errors import InvalidInput
 
 from . import errors, schemas
@@ -215,7 +216,11 @@ def charge_details(request, charge_id: PathId):
     }
 
 
-@api.post("/v1/charges/{charge_id}/refunds", response={201: schemas.RefundOut, **STRIPE_ERRORS}, tags=["refunds"])
+@api.post(
+    "/v1/charges/{charge_id}/refunds",
+    response={201: schemas.RefundOut, 202: schemas.RefundOut, **STRIPE_ERRORS},
+    tags=["refunds"],
+)
 def refund_create(
     request,
     charge_id: PathId,
@@ -234,7 +239,25 @@ def refund_create(
         currency=payload.currency,
         request_body=_body_as_received(request),
     )
-    return Status(201, refund_out(refund))
+    # 202: recorded and reserved, waiting for another person's approval before anything goes to Stripe.
+    return Status(202 if refund.status == RefundStatus.AWAITING_APPROVAL else 201, refund_out(refund))
+
+
+@api.post("/v1/refunds/{refund_id}/approve", response={200: schemas.RefundOut, **STRIPE_ERRORS}, tags=["refunds"])
+def refund_approve(request, refund_id: PathId):
+    """Approve a refund awaiting approval and send it to Stripe. Needs billing.refunds.approve; never by its
+    requester (403 own_refund); 409 not_awaiting_approval once decided, approval_expired once too old."""
+    refund = selectors.refund_get(organization=org_of(request), refund_id=refund_id)
+    refund = approvals.refund_approve(membership=request.auth, refund=refund)
+    return refund_out(refund)
+
+
+@api.post("/v1/refunds/{refund_id}/reject", response={200: schemas.RefundOut, **ERRORS}, tags=["refunds"])
+def refund_reject(request, refund_id: PathId, payload: schemas.RefundRejectIn):
+    """Reject a refund awaiting approval: canceled, its amount released, nothing sent to Stripe."""
+    refund = selectors.refund_get(organization=org_of(request), refund_id=refund_id)
+    refund = approvals.refund_reject(membership=request.auth, refund=refund, reason=payload.reason)
+    return refund_out(refund)
 
 
 @api.post("/v1/charges/{charge_id}/status", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])
@@ -256,7 +279,7 @@ def charge_delete(request, charge_id: PathId):
 def refund_list(
     request,
     charge: Annotated[int | None, Query(ge=1, le=schemas.MAX_ID)] = None,
-    status: Literal["requested", "pending", "requires_action", "succeeded", "failed", "canceled"] | None = None,
+    status: Literal[tuple(RefundStatus.values)] | None = None,  # type: ignore[valid-type]
     origin: Literal["app", "stripe", "manual"] | None = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -16,7 +16,8 @@ DEBIT_METHOD_TYPES = frozenset({"us_bank_account", "sepa_debit"})
 # The largest amount flexbill takes in, in minor units: beyond any real invoice, and well inside a 64-bit column.
 MAX_AMOUNT = 10**12
 
-RESERVING_REFUND_STATUSES = frozenset({"requested", "pending", "requires_action", "succeeded"})
+# A refund awaiting approval reserves its amount like one sent to Stripe: nothing else can take it meanwhile.
+RESERVING_REFUND_STATUSES = frozenset({"awaiting_approval", "requested", "pending", "requires_action", "succeeded"})
 IN_FLIGHT_REFUND_STATUSES = frozenset({"requested", "pending", "requires_action"})
 
 
@@ -263,13 +264,15 @@ def inbox_retry_delay(attempts: int) -> timedelta:
 
 
 def requested_refunds_to_release(*, amount: int, reserved: int, requested: list) -> list:
-    """Refunds still "requested" in flexbill to release when what is reserved exceeds the charge.
+    """Refunds still "requested" or "awaiting_approval" in flexbill to release when what is reserved exceeds the charge.
 
     Stripe's refunds are the truth; a refund flexbill sent that Stripe does not list can no longer fit, so it
-    cannot succeed. The newest requested refunds are released first, only as many as it takes.
+    cannot succeed, and one still awaiting approval could no longer be sent. Those awaiting approval go first (they
+    never reached Stripe), then the newest requested ones, only as many as it takes.
     """
     released = []
-    for refund in sorted(requested, key=lambda r: (r.created_at, r.pk), reverse=True):
+    order = sorted(requested, key=lambda r: (r.status == "awaiting_approval", r.created_at, r.pk), reverse=True)
+    for refund in order:
         if reserved <= amount:
             break
         released.append(refund)

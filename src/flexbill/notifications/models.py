@@ -8,6 +8,7 @@ class RefundNotification(models.Model):
     class Kind(models.TextChoices):
         CUSTOMER_REFUND_SUCCEEDED = "customer_refund_succeeded", "Customer: refund on its way"
         ADMINS_REFUND_FAILED = "admins_refund_failed", "Billing admins: refund failed"
+        APPROVERS_REFUND_AWAITING = "approvers_refund_awaiting", "Approvers: refund awaiting approval"
 
     refund = models.ForeignKey("billing.Refund", on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40, choices=Kind.choices)

@@ -1,10 +1,12 @@
-"""Refund emails: the customer hears when a refund succeeds; billing admins hear when one fails."""
+"""Refund emails: the customer hears when a refund succeeds; billing admins hear when one fails; those who may
+approve refunds hear when one waits for their approval."""
 
 import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django_tasks import task
 
 from flexbill.accounts.models import Membership
@@ -18,7 +20,11 @@ log = logging.getLogger("flexbill.notifications")
 Kind = RefundNotification.Kind
 
 
-KIND_FOR_STATUS = {"succeeded": Kind.CUSTOMER_REFUND_SUCCEEDED, "failed": Kind.ADMINS_REFUND_FAILED}
+KIND_FOR_STATUS = {
+    "succeeded": Kind.CUSTOMER_REFUND_SUCCEEDED,
+    "failed": Kind.ADMINS_REFUND_FAILED,
+    "awaiting_approval": Kind.APPROVERS_REFUND_AWAITING,
+}
 
 
 def on_audit_event(sender, instance, created, **kwargs) -> None:
@@ -62,12 +68,16 @@ def send_refund_notifications(notifications: list) -> dict:
 
 
 def refund_notify(*, refund_id: int, kind: str) -> str:
-    refund = Refund.objects.select_related("charge__invoice__customer", "organization").get(pk=refund_id)
+    refund = Refund.objects.select_related("charge__invoice__customer", "organization", "created_by").get(pk=refund_id)
     organization = refund.organization
     if kind == Kind.CUSTOMER_REFUND_SUCCEEDED:
         if refund.status != "succeeded" or not organization.refund_emails_enabled:
             return "not sent"
         recipients = [refund.charge.invoice.customer.email]
+    elif kind == Kind.APPROVERS_REFUND_AWAITING:
+        if refund.status != "awaiting_approval":
+            return "not sent"
+        recipients = _approver_emails(organization, requester_id=refund.created_by_id)
     else:
         if refund.status != "failed":
             return "not sent"
@@ -77,7 +87,13 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
     try:
         with transaction.atomic():
             RefundNotification.objects.create(refund=refund, kind=kind, recipients=recipients)
-            context = {"refund": refund, "invoice": refund.charge.invoice, "organization": organization}
+            context = {
+                "refund": refund,
+                "invoice": refund.charge.invoice,
+                "organization": organization,
+                "approvals_url": approvals_url(),
+                "approval_days": settings.FLEXBILL_REFUND_APPROVAL_DAYS,
+            }
             subject = render_subject(f"notifications/{kind}_subject.txt", context)
             body = render_text(f"notifications/{kind}.txt", context)
             sender = mailbox(organization.name, settings.DEFAULT_FROM_EMAIL)
@@ -93,3 +109,20 @@ def _billing_admin_emails(organization) -> list[str]:
     # has_permission is False for invitations not yet accepted: they hear nothing until they join.
     memberships = Membership.objects.filter(organization=organization).select_related("user", "custom_role")
     return sorted({m.user.email for m in memberships if m.user.email and m.has_permission(Permission.CHARGES_REFUND)})
+
+
+def _approver_emails(organization, *, requester_id: int | None) -> list[str]:
+    """Everyone who may approve the refund: holders of billing.refunds.approve other than its requester."""
+    memberships = Membership.objects.filter(organization=organization).select_related("user", "custom_role")
+    return sorted(
+        {
+            m.user.email
+            for m in memberships
+            if m.user.email and m.user_id != requester_id and m.has_permission(Permission.REFUNDS_APPROVE)
+        }
+    )
+
+
+def approvals_url() -> str:
+    """The Approvals page: absolute under FLEXBILL_PUBLIC_URL, else its path (the worker has no request)."""
+    return f"{settings.FLEXBILL_PUBLIC_URL or ''}{reverse('web:approvals')}"
