@@ -42,9 +42,6 @@ class ApprovalThresholdForm(CurrencyForm):
 
     amount = MoneyField(max_length=30, required=False, label="Refunds that need approval start at")
 
-    def clean_amount(self):
-        return self.cleaned_data.get("amount") or None
-
 
 class _SecretInput(forms.PasswordInput):
     """Write-only: never rendered back (render_value=False), and not offered to password managers or autofill."""

@@ -12,7 +12,7 @@ from flexbill.accounts.preferences import organization_preferences_update
 from flexbill.audit.services import Actor
 from flexbill.billing.services.stripe_connection import stripe_connection_update, stripe_test_event_send
 from flexbill.billing.stripe_connection import stripe_connection_get
-from flexbill.errors import Conflict, InvalidInput, PermissionDenied, StripeFailed
+from flexbill.errors import Conflict, InvalidInput, StripeFailed
 from flexbill.public_url import absolute_url
 
 from .access import member_view, requires
@@ -84,7 +84,7 @@ def refund_approval_threshold(request):
                 actor=Actor.for_user(request.user),
                 refund_approval_threshold=form.cleaned_data["amount"],
             )
-        except (InvalidInput, Conflict, PermissionDenied) as exc:
+        except (InvalidInput, Conflict) as exc:  # PermissionDenied (not an owner) becomes the 403 page
             form.add_error("amount", exc.detail)
         else:
             on = form.cleaned_data["amount"] is not None
