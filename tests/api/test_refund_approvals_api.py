@@ -1,4 +1,4 @@
-"""Refund approvals through the REST API (docs/rules.md, rule 12): the threshold setting, refunds that wait with their
+"""Refund approvals through the REST API (docs/rules.md, rule 13): the threshold setting, refunds that wait with their
 amount reserved, approve and reject with every status and code, the queue."""
 
 import json

@@ -1,4 +1,4 @@
-"""Four eyes in the browser (docs/rules.md, rule 12): an owner turns approvals on, a clerk's large refund waits
+"""Four eyes in the browser (docs/rules.md, rule 13): an owner turns approvals on, a clerk's large refund waits
 (the dialog says so before sending), an admin approves it on the Approvals page, and the local Stripe holds it once."""
 
 import re

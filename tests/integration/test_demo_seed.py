@@ -1,5 +1,5 @@
 """The demo's seed (src/flexbill/ops/demo_seed.py) through the real services and the local Stripe: a new user finds
-refund approvals on and one refund waiting in the queue (docs/rules.md, rule 12)."""
+refund approvals on and one refund waiting in the queue (docs/rules.md, rule 13)."""
 
 import pytest
 from rich.console import Console

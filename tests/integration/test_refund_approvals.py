@@ -1,4 +1,4 @@
-"""Refund approvals beyond the HTTP layer (docs/rules.md, rule 12): two approvers at once, expiry by the worker's
+"""Refund approvals beyond the HTTP layer (docs/rules.md, rule 13): two approvers at once, expiry by the worker's
 housekeeping, e-mails to approvers, outgoing webhook events, and Stripe's own refunds overtaking a waiting one."""
 
 import itertools

@@ -1,4 +1,4 @@
-"""Refund approvals in the admin UI (docs/rules.md, rule 12): the threshold under Settings → Organization (owners),
+"""Refund approvals in the admin UI (docs/rules.md, rule 13): the threshold under Settings → Organization (owners),
 the Send Refund dialog saying beforehand that a refund will wait, the Approvals page with Approve and Reject."""
 
 import pytest
@@ -157,7 +157,7 @@ def test_members_without_the_approve_permission_get_a_403_page(team, waiting, ac
 
     assert response.status_code == 403
     assert Refund.objects.get(pk=waiting.pk).status == "awaiting_approval"
-    assert "data-testid=\"approve\"" not in signed_in(team[2]).get("/approvals/").content.decode()
+    assert 'data-testid="approve"' not in signed_in(team[2]).get("/approvals/").content.decode()
 
 
 def test_another_organizations_refund_is_not_found_from_the_page(waiting, make_org, make_member):

@@ -1,4 +1,4 @@
-"""Pure rules of refund approvals (docs/rules.md, rule 12): which refunds wait for a second person, who may decide
+"""Pure rules of refund approvals (docs/rules.md, rule 13): which refunds wait for a second person, who may decide
 them and until when. No ORM, no I/O; `now` is a parameter."""
 
 from datetime import datetime, timedelta

@@ -47,7 +47,7 @@ class ChargeSource(models.TextChoices):
 
 class RefundStatus(models.TextChoices):
     # At or above the organization's approval threshold: reserved, not sent to Stripe until another approver
-    # approves it (docs/rules.md, rule 12).
+    # approves it (docs/rules.md, rule 13).
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
     REQUESTED = "requested", "Requested"
     PENDING = "pending", "Pending"

@@ -1,4 +1,4 @@
-"""Approvals: refunds waiting for a second person (docs/rules.md, rule 12), with Approve and Reject."""
+"""Approvals: refunds waiting for a second person (docs/rules.md, rule 13), with Approve and Reject."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render

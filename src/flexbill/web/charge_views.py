@@ -130,7 +130,7 @@ def _preview(request, charge, amount: int | None, *, explain: bool = True) -> di
         "charge": format_money(charge.amount, charge.currency, locale),
         "refundable": format_money(charge.refundable_amount, charge.currency, locale),
         "problem": problem,
-        # Said before sending: this refund will wait for another person's approval (docs/rules.md, rule 12).
+        # Said before sending: this refund will wait for another person's approval (docs/rules.md, rule 13).
         "needs_approval": bool(amount)
         and approval_rules.refund_needs_approval(
             amount=amount, currency=charge.currency, threshold=threshold, default_currency=organization.default_currency

@@ -1,4 +1,4 @@
-"""Four eyes on large refunds (docs/rules.md, rule 12): a refund at or above the organization's threshold is
+"""Four eyes on large refunds (docs/rules.md, rule 13): a refund at or above the organization's threshold is
 recorded "awaiting_approval" with its amount reserved (refunds.refund_create); another person who may approve
 sends it to Stripe, or rejects it; the worker cancels those that waited too long."""
 
