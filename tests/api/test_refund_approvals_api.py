@@ -324,3 +324,14 @@ def test_the_requester_may_withdraw_their_own_refund_when_they_may_approve(
     waiting = ask_refund(api_client(owner), paid_charge, 8000).json()
 
     assert reject(api_client(owner), waiting["id"], "Asked by mistake").json()["status"] == "canceled"
+
+
+def test_the_refunds_export_filters_the_queue_too(approvals_on, clerk, admin, api_client, make_paid_charge):
+    waiting = ask_refund(api_client(clerk), make_paid_charge(approvals_on), 8000).json()
+    ask_refund(api_client(clerk), make_paid_charge(approvals_on), 100)
+
+    response = api_client(admin).get("/api/v1/exports/refunds.csv?status=awaiting_approval")
+
+    assert response.status_code == 200
+    rows = b"".join(response.streaming_content).decode().splitlines()
+    assert len(rows) == 2 and str(waiting["id"]) in rows[1] and "awaiting_approval" in rows[1]

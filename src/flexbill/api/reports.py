@@ -11,7 +11,7 @@ from pydantic import StrictBool
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor
 from flexbill.billing import exports, selectors
-from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus
+from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus, RefundStatus
 from flexbill.billing.reports import refunds_report
 from flexbill.errors import InvalidInput
 from flexbill.outgoing import selectors as outgoing_selectors
@@ -105,7 +105,7 @@ def invoices_csv(
 @router.get("/exports/refunds.csv", response={200: None, **ERRORS}, tags=["exports"])
 def refunds_csv(
     request,
-    status: Literal["requested", "pending", "requires_action", "succeeded", "failed", "canceled"] | None = None,
+    status: Literal[tuple(RefundStatus.values)] | None = None,  # type: ignore[valid-type]
     origin: Literal["app", "stripe", "manual"] | None = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
