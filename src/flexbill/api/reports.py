@@ -11,8 +11,8 @@ from pydantic import StrictBool
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor
 from flexbill.billing import exports, selectors
-from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus, RefundStatus
 from flexbill.billing.reports import refunds_report
+from flexbill.choices import InvoicePaymentMethod, InvoiceStatus, RefundOrigin, RefundStatus
 from flexbill.errors import InvalidInput
 from flexbill.outgoing import selectors as outgoing_selectors
 from flexbill.outgoing.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
@@ -106,7 +106,7 @@ def invoices_csv(
 def refunds_csv(
     request,
     status: Literal[tuple(RefundStatus.values)] | None = None,  # type: ignore[valid-type]
-    origin: Literal["app", "stripe", "manual"] | None = None,
+    origin: Literal[tuple(RefundOrigin.values)] | None = None,  # type: ignore[valid-type]
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ):

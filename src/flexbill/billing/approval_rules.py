@@ -3,6 +3,8 @@ them and until when. No ORM, no I/O; `now` is a parameter."""
 
 from datetime import datetime, timedelta
 
+from flexbill.choices import ChargeStatus, RefundStatus
+
 from .refusals import Refusal
 from .rules import DEBIT_METHOD_TYPES, DEBIT_REFUND_WINDOW, MAX_AMOUNT
 
@@ -56,7 +58,7 @@ def approval_refusal(
 ) -> Refusal | None:
     """May this approver approve this refund now? Only a refund still awaiting approval, never by its requester,
     and not once its time is up."""
-    if status != "awaiting_approval":
+    if status != RefundStatus.AWAITING_APPROVAL:
         return Refusal.NOT_AWAITING_APPROVAL
     if requester_id is not None and requester_id == approver_id:
         return Refusal.OWN_REFUND
@@ -68,9 +70,9 @@ def approval_refusal(
 def approved_charge_refusal(charge, *, now: datetime) -> Refusal | None:
     """What may have changed on the charge while its refund waited: marked refunded (its money went back outside
     flexbill), or a debit payment that passed Stripe's 180-day refund window. The amount stayed reserved."""
-    if charge.status == "refunded":
+    if charge.status == ChargeStatus.REFUNDED:
         return Refusal.ALREADY_REFUNDED
-    if charge.payment_status != "success":
+    if charge.payment_status != ChargeStatus.SUCCESS:
         return Refusal.NOT_SUCCEEDED
     if charge.payment_method_type in DEBIT_METHOD_TYPES and now - charge.charged_at > DEBIT_REFUND_WINDOW:
         return Refusal.TOO_OLD_FOR_REFUND

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.models import AuditEvent
+from flexbill.choices import ChargeSource, RefundStatus
 from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
 from flexbill.stripe_gateway.client import gateway_for
 from flexbill.stripe_gateway.types import StripeGatewayError
@@ -162,7 +163,7 @@ def refund_get(*, organization: Organization, refund_id: int) -> Refund:
 def refunds_awaiting_approval(*, organization: Organization) -> list[Refund]:
     """The approval queue, oldest first (the first to expire), with what the Approvals page shows of each."""
     return list(
-        Refund.objects.filter(organization=organization, status="awaiting_approval")
+        Refund.objects.filter(organization=organization, status=RefundStatus.AWAITING_APPROVAL)
         .select_related("created_by", "charge__invoice__customer")
         .order_by("created_at", "pk")
     )
@@ -189,7 +190,7 @@ NO_DETAILS = (
 
 def charge_stripe_details(*, charge: Charge):
     """What Stripe holds for this charge; Conflict when there is no Stripe charge behind it."""
-    if charge.source != "stripe" or not charge.stripe_charge_id:
+    if charge.source != ChargeSource.STRIPE or not charge.stripe_charge_id:
         raise Conflict(NO_DETAILS, code="no_stripe_charge")
     try:
         return gateway_for(charge.organization).charge_details(charge.stripe_charge_id)

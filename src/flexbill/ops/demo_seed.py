@@ -13,6 +13,7 @@ from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge
 from flexbill.billing.services.reconcile import reconcile_organization
+from flexbill.choices import ChargeSource, ChargeStatus, InvoicePaymentMethod, RefundReason, Role
 from flexbill.stripe_gateway.devtools import stripe_payment_method_create, stripe_refund_directly
 
 DEMO_PASSWORD = "flexbill-demo"
@@ -54,10 +55,10 @@ def seed_demo(*, console) -> Organization:
     )
     clerk_role = custom_role_create(organization=org, name="Billing clerk", permissions=[Permission.CHARGES_REFUND])
     owner = user_create(
-        organization=org, email="owner@demo.flexbill.test", password=DEMO_PASSWORD, role="owner", name="Olivia Owner"
+        organization=org, email="owner@demo.flexbill.test", password=DEMO_PASSWORD, role=Role.OWNER, name="Olivia Owner"
     )
     user_create(
-        organization=org, email="admin@demo.flexbill.test", password=DEMO_PASSWORD, role="admin", name="Adam Admin"
+        organization=org, email="admin@demo.flexbill.test", password=DEMO_PASSWORD, role=Role.ADMIN, name="Adam Admin"
     )
     clerk = user_create(
         organization=org,
@@ -67,7 +68,11 @@ def seed_demo(*, console) -> Organization:
         name="Clara Clerk",
     )
     user_create(
-        organization=org, email="frontdesk@demo.flexbill.test", password=DEMO_PASSWORD, role="member", name="Front desk"
+        organization=org,
+        email="frontdesk@demo.flexbill.test",
+        password=DEMO_PASSWORD,
+        role=Role.MEMBER,
+        name="Front desk",
     )
 
     plan = _invoice_plan(rng)
@@ -96,7 +101,12 @@ def _seed_approval(org, *, owner, clerk) -> None:
     """Approvals on from 500,00 €, and the clerk's refund of the largest untouched card charge waiting in the queue
     (Approvals page) for the owner or the admin."""
     largest = (
-        Charge.objects.filter(organization=org, source="stripe", payment_status="success", payment_method_type="card")
+        Charge.objects.filter(
+            organization=org,
+            source=ChargeSource.STRIPE,
+            payment_status=ChargeStatus.SUCCESS,
+            payment_method_type="card",
+        )
         .filter(amount_reserved=0, marked_refunded_at__isnull=True)
         .order_by("-amount", "pk")
         .first()
@@ -108,7 +118,7 @@ def _seed_approval(org, *, owner, clerk) -> None:
     services.refund_create(
         membership=clerk,
         charge=largest,
-        reason="requested_by_customer",
+        reason=RefundReason.REQUESTED_BY_CUSTOMER,
         note="Member moved out early; refund the whole month.",
     )
 
@@ -130,14 +140,14 @@ def _invoice_plan(rng: random.Random) -> list[tuple[str, list]]:
 
 def _seed_invoice(org, customer, card, kind, lines, days_ago):
     method = {
-        "sepa": "stripe_sepa",
-        "sepa_old": "stripe_sepa",
-        "sepa_pending": "stripe_sepa",
-        "ach_pending": "stripe_ach",
-        "xero": "bank_transfer",
-        "quickbooks": "bank_transfer",
-        "awaiting": "bank_transfer",
-    }.get(kind, "stripe_card")
+        "sepa": InvoicePaymentMethod.STRIPE_SEPA,
+        "sepa_old": InvoicePaymentMethod.STRIPE_SEPA,
+        "sepa_pending": InvoicePaymentMethod.STRIPE_SEPA,
+        "ach_pending": InvoicePaymentMethod.STRIPE_ACH,
+        "xero": InvoicePaymentMethod.BANK_TRANSFER,
+        "quickbooks": InvoicePaymentMethod.BANK_TRANSFER,
+        "awaiting": InvoicePaymentMethod.BANK_TRANSFER,
+    }.get(kind, InvoicePaymentMethod.STRIPE_CARD)
     invoice = services.invoice_create(
         organization=org,
         customer=customer,
@@ -172,9 +182,9 @@ def _seed_invoice(org, customer, card, kind, lines, days_ago):
             invoice=invoice,
             amount=invoice.total,
             currency=invoice.currency,
-            source="stripe",
-            payment_status="pending",
-            status="pending",
+            source=ChargeSource.STRIPE,
+            payment_status=ChargeStatus.PENDING,
+            status=ChargeStatus.PENDING,
             payment_method_type="us_bank_account",
             charged_at=timezone.now(),
         )
@@ -183,7 +193,7 @@ def _seed_invoice(org, customer, card, kind, lines, days_ago):
             customer=customer, stripe_payment_method="pm_card_chargeCustomerFail", actor=SYSTEM
         )
         services.charge_create_stripe(invoice=invoice, payment_method_id=declining.pk, actor=SYSTEM)
-    elif kind in ("xero", "quickbooks"):
+    elif kind in (ChargeSource.XERO, ChargeSource.QUICKBOOKS):
         services.charge_record(
             invoice=invoice,
             source=kind,

@@ -12,6 +12,7 @@ from flexbill.accounts.preferences import organization_preferences_update
 from flexbill.audit.services import Actor
 from flexbill.billing.services.stripe_connection import stripe_connection_update, stripe_test_event_send
 from flexbill.billing.stripe_connection import stripe_connection_get
+from flexbill.choices import Role
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
 from flexbill.public_url import absolute_url
 
@@ -65,7 +66,7 @@ def _organization_page(request, *, form=None, threshold_form=None):
         "form": form,
         "threshold_form": threshold_form,
         "organization": organization,
-        "may_set_threshold": request.membership.role == "owner",
+        "may_set_threshold": request.membership.role == Role.OWNER,
     }
     return render(request, "web/settings_organization.html", context)
 

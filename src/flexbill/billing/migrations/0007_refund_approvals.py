@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0005_stripe_inbox'),
+        ('billing', '0006_creditnote_refund_method_choices'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
