@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0006_creditnote_refund_method_choices'),
+        ('billing', '0007_payment_method_labels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
