@@ -1,5 +1,7 @@
 """Bulk refunds through the REST API: every status of a batch and of its items, and every error code
-(docs/rules.md, rule 21)."""
+(docs/rules.md, rule 22)."""
+
+import json
 
 import pytest
 
@@ -126,29 +128,25 @@ def test_an_item_stripe_refuses_is_failed_with_what_stripe_said(org, owner_api, 
     assert stripe_refunds(good) == [2000]
 
 
-def test_an_item_whose_refund_waits_for_approval_is_counted_awaiting_approval(org, owner_api, two_paid, monkeypatch):
-    """The refund service holds refunds at or above the organization's approval threshold (status
-    awaiting_approval); the batch reports them as such. Here the service's answer is stood in for."""
-    from flexbill.refund_batches import services as batch_services
-
-    def held(*, membership, charge, amount, **kwargs):
-        return Refund.objects.create(
-            organization_id=charge.organization_id,
-            charge=charge,
-            amount=charge.amount,
-            currency=charge.currency,
-            status="awaiting_approval",
-            origin="app",
-            idempotency_key=kwargs["idempotency_key"],
-        )
-
-    monkeypatch.setattr(batch_services, "refund_create", held)
-    batch_id = post(owner_api, URL, {"charges": [c.pk for c in two_paid], "amount": "full"}).json()["id"]
+def test_an_item_at_or_above_the_approval_threshold_waits_for_approval_and_is_not_sent(
+    org, owner, owner_api, make_member, make_paid_charge
+):
+    make_member(org, "admin")  # approvals need two members who may approve
+    response = owner_api.patch(
+        "/api/v1/organization", data=json.dumps({"refund_approval_threshold": 5000}), content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    large, small = make_paid_charge(org, amount=8000), make_paid_charge(org, amount=2000)
+    batch_id = post(owner_api, URL, {"charges": [large.pk, small.pk], "amount": "full"}).json()["id"]
     run(batch_id)
 
     body = owner_api.get(f"{URL}/{batch_id}").json()
-    assert (body["status"], body["awaiting_approval"], body["succeeded"]) == ("done", 2, 0)
-    assert {i["status"] for i in body["items"]} == {"awaiting_approval"}
+    assert (body["status"], body["awaiting_approval"], body["succeeded"]) == ("done", 1, 1)
+    held, sent = body["items"]
+    assert (held["charge"], held["status"]) == (large.pk, "awaiting_approval")
+    assert Refund.objects.get(pk=held["refund"]).status == "awaiting_approval"
+    assert stripe_refunds(large) == []  # nothing reaches Stripe before a second person approves it
+    assert (sent["status"], stripe_refunds(small)) == ("succeeded", [2000])
 
 
 def test_running_a_batch_again_never_refunds_a_charge_twice(owner_api, two_paid):

@@ -1,6 +1,6 @@
 """A bulk refund in the browser: filter the invoice list, select all matching the filter, preview the refund (count,
 total, what would be refused and why), start it, and watch the batch page follow the worker to the end
-(docs/rules.md, rule 21)."""
+(docs/rules.md, rule 22)."""
 
 import csv
 import io
@@ -30,6 +30,8 @@ def test_owner_refunds_half_of_every_card_invoice_of_a_filter_with_preview_and_l
     services.refund_create(membership=owner, charge=already)
     customer, _ = make_customer(org)
     transfer = make_invoice(org, customer, total=5000, payment_method="bank_transfer")
+    org.refund_approval_threshold = 10000  # refunds of $100.00 or more wait for a second person's approval
+    org.save(update_fields=["refund_approval_threshold"])
     page = sign_in(owner)
 
     page.select_option("#id_payment_method", "stripe_card")
@@ -51,13 +53,16 @@ def test_owner_refunds_half_of_every_card_invoice_of_a_filter_with_preview_and_l
     refused = page.get_by_test_id("preview-refused")
     expect(refused).to_contain_text(already.invoice.number)
     expect(refused).to_contain_text("This charge is already fully refunded.")
-    expect(page.get_by_test_id("preview-approval-count")).to_have_text("0")
+    expect(page.get_by_test_id("preview-approval-count")).to_have_text("1")
+    expect(page.get_by_test_id("preview-approval")).to_contain_text(cards[0].invoice.number)
+    shot("preview-in-full")
 
     page.get_by_label("A percentage of each charge").check()
     page.get_by_label("Percent of each charge").fill("50")
     page.get_by_label("Note").fill("Event cancelled")
     page.get_by_test_id("update-preview").click()
     expect(page.get_by_test_id("preview-total")).to_have_text("$122.51")  # 60.00 + 40.005 → 40.01 + 22.50
+    expect(page.get_by_test_id("preview-approval-count")).to_have_text("0")  # $60.00 is under the threshold
     shot("preview")
     page.get_by_test_id("start-refund").click()
 

@@ -1,5 +1,5 @@
 """Refund batches started at the same time with charges in common (a double click, two people): one batch takes the
-charges, the others are refused whole; a batch that is done frees its charges (docs/rules.md, rule 21). Real
+charges, the others are refused whole; a batch that is done frees its charges (docs/rules.md, rule 22). Real
 threads, real database transactions."""
 
 import pytest

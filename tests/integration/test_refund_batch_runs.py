@@ -1,5 +1,5 @@
 """How the worker runs a refund batch: a few seconds at a time, handing its claim to the run it queues; never two
-workers on one batch; a batch whose worker died is found again (docs/rules.md, rule 21)."""
+workers on one batch; a batch whose worker died is found again (docs/rules.md, rule 22)."""
 
 from datetime import timedelta
 

@@ -1,5 +1,5 @@
 """A worker process dies (SIGKILL) in the middle of a refund batch; another worker resumes it once the dead one's
-claim ends. Every charge is refunded exactly once at Stripe and the batch completes (docs/rules.md, rule 21)."""
+claim ends. Every charge is refunded exactly once at Stripe and the batch completes (docs/rules.md, rule 22)."""
 
 import time
 

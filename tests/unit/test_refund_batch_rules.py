@@ -1,5 +1,5 @@
 """Bulk refund rules without a database: percent amounts in whole minor units, and what a refund makes of an item
-(docs/rules.md, rule 21)."""
+(docs/rules.md, rule 22)."""
 
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from flexbill.billing.models import RefundStatus
 from flexbill.billing.rules import MAX_AMOUNT
-from flexbill.refund_batches.rules import item_status, needs_approval, percent_amount
+from flexbill.refund_batches.rules import item_status, percent_amount
 
 pytestmark = pytest.mark.nostripe
 
@@ -57,17 +57,3 @@ def test_an_item_takes_its_status_from_the_refund_the_refund_service_returned(re
 
 def test_every_refund_status_gives_an_item_status_other_than_pending():
     assert {item_status(s) for s in RefundStatus.values} <= {"succeeded", "failed", "awaiting_approval"}
-
-
-@pytest.mark.parametrize(
-    ("amount", "currency", "threshold", "expected"),
-    [
-        (50000, "usd", 50000, True),  # at the threshold
-        (49999, "usd", 50000, False),
-        (90000, "usd", None, False),  # no threshold: approvals off
-        (100, "eur", 50000, True),  # another currency than the threshold's cannot be compared: it waits
-        (100, "eur", None, False),
-    ],
-)
-def test_a_refund_at_or_above_the_threshold_needs_approval(amount, currency, threshold, expected):
-    assert needs_approval(amount, currency=currency, threshold=threshold, threshold_currency="usd") is expected

@@ -1,5 +1,5 @@
 """Bulk refunds in the admin UI: the invoice list's selection, the preview, starting a batch, its page and its CSV
-(docs/rules.md, rule 21)."""
+(docs/rules.md, rule 22)."""
 
 import csv
 import io
@@ -184,3 +184,16 @@ def test_a_selection_of_more_charges_than_a_batch_holds_is_previewed_with_a_mess
 
     assert "The selection has more than 2 charges; a batch refunds at most 2." in html
     assert 'data-testid="start-refund"' not in html
+
+
+def test_the_preview_says_which_refunds_would_wait_for_approval(org, owner_web, make_paid_charge):
+    org.refund_approval_threshold = 5000
+    org.save(update_fields=["refund_approval_threshold"])
+    large, small = make_paid_charge(org, amount=8000), make_paid_charge(org, amount=2000)
+    form = {"charges": f"{large.pk},{small.pk}", "amount_mode": "full", "reason": "other"}
+    html = owner_web.post("/refund-batches/new/", form).content.decode()
+
+    assert '<dd data-testid="preview-approval-count">1</dd>' in html
+    approval_table = html[html.index('data-testid="preview-approval"') :]
+    assert f'data-charge-id="{large.pk}"' in approval_table.split("</table>")[0]
+    assert f'data-charge-id="{small.pk}"' not in approval_table.split("</table>")[0]

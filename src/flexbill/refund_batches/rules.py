@@ -6,7 +6,7 @@ MAX_CHARGES = 1000
 
 
 def percent_amount(amount: int, percent: int) -> int:
-    """`percent` % of `amount` minor units, rounded to a whole minor unit, half up (docs/rules.md, rule 21).
+    """`percent` % of `amount` minor units, rounded to a whole minor unit, half up (docs/rules.md, rule 22).
 
     Exact integer arithmetic, no floats: 15 % of 3333 is 499.95 → 500; 50 % of 1 is 0.5 → 1; 1 % of 49 is
     0.49 → 0, which refunds nothing and is refused.
@@ -15,14 +15,13 @@ def percent_amount(amount: int, percent: int) -> int:
 
 
 # The statuses a refund of the refund service has once the service returns it, and what they make of the item.
-# Awaiting approval: the organization's approval threshold held the refund back (nothing sent to Stripe yet); the
-# refund's status of that name is the item's.
+# Awaiting approval: the organization's approval threshold held the refund back (nothing sent to Stripe yet).
 _ITEM_STATUS = {
     RefundStatus.REQUESTED: RefundBatchItemStatus.SUCCEEDED,
     RefundStatus.PENDING: RefundBatchItemStatus.SUCCEEDED,
     RefundStatus.REQUIRES_ACTION: RefundBatchItemStatus.SUCCEEDED,
     RefundStatus.SUCCEEDED: RefundBatchItemStatus.SUCCEEDED,
-    RefundBatchItemStatus.AWAITING_APPROVAL.value: RefundBatchItemStatus.AWAITING_APPROVAL,
+    RefundStatus.AWAITING_APPROVAL: RefundBatchItemStatus.AWAITING_APPROVAL,
     RefundStatus.FAILED: RefundBatchItemStatus.FAILED,
     RefundStatus.CANCELED: RefundBatchItemStatus.FAILED,
 }
@@ -31,17 +30,6 @@ _ITEM_STATUS = {
 def item_status(refund_status: str) -> RefundBatchItemStatus:
     """The item's status for the refund the refund service returned for it."""
     return _ITEM_STATUS[refund_status]
-
-
-def needs_approval(amount: int, *, currency: str, threshold: int | None, threshold_currency: str) -> bool:
-    """Will the refund service hold this refund for approval? At or above the organization's approval threshold
-    (empty: approvals are off); the threshold is in the organization's default currency, so a refund in another
-    currency, which cannot be compared with it, always waits while approvals are on."""
-    if threshold is None:
-        return False
-    if currency.lower() != threshold_currency.lower():
-        return True
-    return amount >= threshold
 
 
 NOTHING_TO_REFUND = "{percent} % of this charge rounds to nothing, so there is nothing to refund."

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Membership, Organization
 from flexbill.accounts.permissions import Permission
+from flexbill.billing import approval_rules
 from flexbill.billing import rules as billing_rules
 from flexbill.billing.models import Charge, Invoice
 from flexbill.billing.services.derive import invoice_figures
@@ -108,11 +109,11 @@ def refund_batch_preview(*, membership: Membership, charges: list[Charge], perce
             )
             if eligibility.allowed:
                 line.amount = eligibility.amount
-                line.needs_approval = rules.needs_approval(
-                    line.amount,
+                line.needs_approval = approval_rules.refund_needs_approval(
+                    amount=line.amount,
                     currency=charge.currency,
                     threshold=threshold,
-                    threshold_currency=organization.default_currency,
+                    default_currency=organization.default_currency,
                 )
                 preview.totals[charge.currency] = preview.totals.get(charge.currency, 0) + line.amount
             else:
@@ -122,7 +123,5 @@ def refund_batch_preview(*, membership: Membership, charges: list[Charge], perce
 
 
 def approval_threshold(organization: Organization) -> int | None:
-    """The organization's refund approval threshold (minor units of its default currency), None when off.
-
-    Approvals arrive with their own change to the organization; until then no organization has a threshold."""
-    return getattr(organization, "refund_approval_threshold", None)
+    """The organization's refund approval threshold (minor units of its default currency), None when off."""
+    return organization.refund_approval_threshold

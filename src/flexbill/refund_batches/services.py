@@ -1,4 +1,4 @@
-"""Bulk refund writes: queue a batch (refused whole before anything is sent), and run it (docs/rules.md, rule 21)."""
+"""Bulk refund writes: queue a batch (refused whole before anything is sent), and run it (docs/rules.md, rule 22)."""
 
 import time
 import uuid
