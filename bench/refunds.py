@@ -20,6 +20,9 @@ def main() -> None:
     parser.add_argument("--refunds", type=int, default=200, help="sequential refunds timed one by one")
     parser.add_argument("--concurrent", type=int, default=200, help="refunds issued at once on distinct charges")
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument(
+        "--profile", metavar="FILE", help="profile the sequential refunds with pyinstrument; its text report to FILE"
+    )
     args = parser.parse_args()
     setup_django()
     from django.db import connection
@@ -55,7 +58,18 @@ def main() -> None:
 
         for charge in charges[:5]:  # warm-up: imports, connection, query plans
             issue(charge)
+        profiler = None
+        if args.profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0005)
+            profiler.start()
         totals, stripes = zip(*(issue(c) for c in charges[5 : args.refunds]), strict=True)
+        if profiler is not None:
+            profiler.stop()
+            with open(args.profile, "w") as report:
+                report.write(profiler.output_text(unicode=True, show_all=False))
+            say(f"pyinstrument report: {args.profile}")
         local = [t - s for t, s in zip(totals, stripes, strict=True)]
 
         errors = []

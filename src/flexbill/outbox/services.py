@@ -5,20 +5,22 @@ import time
 from django.conf import settings
 from django.db import transaction
 
-from flexbill.bulk_sql import rows_insert
+from flexbill.bulk_sql import rows_insert_together
 
 from .models import OutboxEvent
 
 _last_queued = [float("-inf")]
 
 
-def outbox_record(events: list[OutboxEvent]) -> None:
+def outbox_record(events: list[OutboxEvent], *, alongside: list[tuple] = ()) -> None:
     """Insert the events with the change they describe (call inside its transaction); the worker is told after
-    commit. Rolled back with the change, they are never sent."""
-    if not events:
-        return
-    rows_insert(OutboxEvent, events)
-    transaction.on_commit(outbox_dispatch_soon)
+    commit. Rolled back with the change, they are never sent.
+
+    `alongside`: other rows of the same change, [(model, objs)] (its audit events), inserted in the same statement
+    where the database allows it."""
+    rows_insert_together([*alongside, (OutboxEvent, events)])
+    if events:
+        transaction.on_commit(outbox_dispatch_soon)
 
 
 def outbox_dispatch_soon() -> None:

@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from flexbill.audit.services import STRIPE, Actor, audit_event, audit_record_many
+from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import STRIPE, Actor, audit_event
 from flexbill.bulk_sql import rows_update
 from flexbill.outbox.events import (
     REFUND_CANCELED,
@@ -77,6 +78,8 @@ class ApplyResult:
     incomplete: list[int] = field(default_factory=list)
     # Charges Stripe reports more refunds on than their amount: nothing recorded for them.
     refused: list[int] = field(default_factory=list)
+    # Every refund of the applied charges that Stripe knows, by Stripe's id, as written.
+    refunds: dict[str, Refund] = field(default_factory=dict)
 
     @property
     def created(self) -> int:
@@ -114,9 +117,10 @@ def charges_apply_stripe_refunds(
     if not snapshots:
         return result
     with transaction.atomic():
-        charges = _lock(sorted({s.charge_id for s in snapshots}))
+        charge_ids = sorted({s.charge_id for s in snapshots})
+        charges = _lock(charge_ids)
         local = defaultdict(list)
-        for refund in Refund.objects.filter(charge_id__in=list(charges)).order_by("pk"):
+        for refund in Refund.objects.filter(charge_id__in=charge_ids).order_by("pk"):
             local[refund.charge_id].append(refund)
         writes = _Writes()
         for snapshot in snapshots:
@@ -124,19 +128,23 @@ def charges_apply_stripe_refunds(
             if charge is None:
                 continue
             outcome = _plan_charge(charge, local[charge.pk], snapshot, read_at, actor, writes, result)
+            if not outcome.error:
+                result.refunds.update({r.stripe_refund_id: r for r in local[charge.pk] if r.stripe_refund_id})
+                result.refunds.update({r.stripe_refund_id: r for r in writes.new_refunds if r.charge_id == charge.pk})
             result.charges[charge.pk] = outcome
         _write(writes, charges, actor)
     return result
 
 
 def _lock(charge_ids: list[int]) -> dict[int, Charge]:
-    """Lock the invoices, then the charges, each in id order: the one lock order of locks.py, for many rows."""
-    invoice_ids = sorted(set(Charge.objects.filter(pk__in=charge_ids).values_list("invoice_id", flat=True)))
+    """Lock the charges' invoices, then every charge of those invoices, each in id order: the one lock order of
+    locks.py, for many rows. All of an invoice's charges, because its figures are derived from all of them."""
+    of_charges = Charge.objects.filter(pk__in=charge_ids).values("invoice_id")
     invoices = {
-        i.pk: i for i in Invoice.objects.select_for_update(of=("self",)).filter(pk__in=invoice_ids).order_by("pk")
+        i.pk: i for i in Invoice.objects.select_for_update(of=("self",)).filter(pk__in=of_charges).order_by("pk")
     }
     charges = {}
-    for charge in Charge.objects.select_for_update(of=("self",)).filter(pk__in=charge_ids).order_by("pk"):
+    for charge in Charge.objects.select_for_update(of=("self",)).filter(invoice_id__in=list(invoices)).order_by("pk"):
         charge.invoice = invoices[charge.invoice_id]
         charges[charge.pk] = charge
     return charges
@@ -331,8 +339,7 @@ def _write(writes: _Writes, charges: dict[int, Charge], actor: Actor) -> None:
     audits = [a() if callable(a) else a for a in writes.audits]
     events = [e() if callable(e) else e for e in writes.events]
     invoice_audits, invoice_events = _refresh_invoices(writes.invoice_ids, charges, actor)
-    audit_record_many(audits + invoice_audits)
-    outbox_record(events + invoice_events)
+    outbox_record(events + invoice_events, alongside=[(AuditEvent, audits + invoice_audits)])
     for refund in writes.credit_notes:
         refund.charge = charges[refund.charge_id]
         issue_requested_credit_note(refund=refund, actor=actor, invoice_id=refund.charge.invoice_id)
@@ -343,8 +350,8 @@ def _refresh_invoices(invoice_ids: set[int], locked: dict[int, Charge], actor: A
     if not invoice_ids:
         return [], []
     by_invoice = defaultdict(list)
-    for charge in Charge.objects.filter(invoice_id__in=invoice_ids):
-        by_invoice[charge.invoice_id].append(locked.get(charge.pk, charge))
+    for charge in locked.values():  # every charge of these invoices is locked (_lock)
+        by_invoice[charge.invoice_id].append(charge)
     outside = dict(
         CreditNote.objects.filter(invoice_id__in=invoice_ids, refund__isnull=True)
         .exclude(refund_method="")

@@ -5,7 +5,8 @@ Callers hold the invoice and charge row locks (see locks.py) so that the recompu
 
 from dataclasses import dataclass, field
 
-from flexbill.audit.services import Actor, audit_event, audit_record_many
+from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import Actor, audit_event
 from flexbill.outbox.events import charge_event, invoice_event
 from flexbill.outbox.services import outbox_record
 
@@ -24,8 +25,10 @@ class Recorded:
     def flush(self) -> None:
         audits, events = self.audits, self.events
         self.audits, self.events = [], []
-        audit_record_many([a() if callable(a) else a for a in audits])
-        outbox_record([e() if callable(e) else e for e in events])
+        outbox_record(
+            [e() if callable(e) else e for e in events],
+            alongside=[(AuditEvent, [a() if callable(a) else a for a in audits])],
+        )
 
 
 def charge_snapshot(charge: Charge) -> dict:

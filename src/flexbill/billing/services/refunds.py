@@ -23,7 +23,7 @@ from .. import rules
 from ..models import Charge, Refund, RefundOrigin, RefundReason, RefundStatus
 from ..refusals import RefundRefused, Refusal
 from .derive import Recorded, charge_refresh, invoice_figures
-from .locks import lock_charge
+from .locks import lock_charge, lock_charge_and_siblings
 from .sync import charge_sync_refunds
 
 log = logging.getLogger("flexbill.refunds")
@@ -75,7 +75,7 @@ def refund_create(
     actor = Actor.for_user(membership.user)
     try:
         with transaction.atomic():
-            charge = lock_charge(charge_id=charge.pk)
+            charge, invoice_charges = lock_charge_and_siblings(charge_id=charge.pk)
             # A concurrent request with the same key may have committed while this one waited for the lock:
             # answer with its refund rather than judge this one against the amount it already reserved.
             existing = _refund_for_key(charge.organization_id, idempotency_key)
@@ -87,7 +87,7 @@ def refund_create(
                 can_refund=membership.has_permission(Permission.CHARGES_REFUND),
                 amount=amount,
                 currency=currency,
-                invoice=invoice_figures(charge.invoice),
+                invoice=invoice_figures(charge.invoice, invoice_charges),
             )
             if not eligibility.allowed:
                 raise RefundRefused(eligibility.refusal)
@@ -224,8 +224,11 @@ def _store(*, refund: Refund, info: RefundInfo, actor: Actor, read_at: datetime)
     Stripe's refund carries the refund's reference, so it lands on this refund; if another attempt released the
     refund meanwhile, Stripe did refund all the same, and the refund is recorded as Stripe reports it.
     """
-    charge_sync_refunds(charge=refund.charge, refunds=[info], actor=actor, read_at=read_at, complete=False)
-    return Refund.objects.filter(stripe_refund_id=info.id).first() or Refund.objects.get(pk=refund.pk)
+    result = charge_sync_refunds(charge=refund.charge, refunds=[info], actor=actor, read_at=read_at, complete=False)
+    stored = result.refunds.get(info.id) or Refund.objects.get(pk=refund.pk)
+    if stored.pk == refund.pk and Refund.created_by.field.is_cached(refund):
+        stored.created_by = refund.created_by  # who asked is known: the answer need not read it again
+    return stored
 
 
 def _release(*, refund: Refund, actor: Actor, message: str) -> None:
