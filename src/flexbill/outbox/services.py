@@ -1,15 +1,10 @@
 """Writing outbox rows: inside the caller's transaction, all of one operation's events in one INSERT."""
 
-import time
-
-from django.conf import settings
 from django.db import transaction
 
 from flexbill.bulk_sql import rows_insert_together
 
 from .models import OutboxEvent
-
-_last_queued = [float("-inf")]
 
 
 def outbox_record(events: list[OutboxEvent], *, alongside: list[tuple] = ()) -> None:
@@ -24,19 +19,15 @@ def outbox_record(events: list[OutboxEvent], *, alongside: list[tuple] = ()) -> 
 
 
 def outbox_dispatch_soon() -> None:
-    """Queue the outbox's dispatch.
+    """Queue the outbox's dispatch, unless the worker finds the rows itself.
 
-    With the database task backend a process queues at most one dispatch per FLEXBILL_OUTBOX_QUEUE_COALESCE_SECONDS:
-    one dispatch takes every row written before it starts, and the worker's sweep (outbox_sweep) takes the rest
-    within FLEXBILL_OUTBOX_SWEEP_INTERVAL at the latest. A request therefore seldom pays for queueing at all.
+    With the database task backend (production) the request that made the change queues nothing: the worker's sweep
+    (outbox_sweep) sees new rows within FLEXBILL_OUTBOX_SWEEP_INTERVAL, so no request pays for a task row. Other
+    backends (the immediate one of the tests) have no sweep: the dispatch is queued after commit.
     """
     from django_tasks_db.backend import DatabaseBackend
 
     from .dispatch import dispatch_outbox_task
 
-    if isinstance(dispatch_outbox_task.get_backend(), DatabaseBackend):
-        now = time.monotonic()
-        if now - _last_queued[0] < settings.FLEXBILL_OUTBOX_QUEUE_COALESCE_SECONDS:
-            return
-        _last_queued[0] = now
-    dispatch_outbox_task.enqueue()
+    if not isinstance(dispatch_outbox_task.get_backend(), DatabaseBackend):
+        dispatch_outbox_task.enqueue()
