@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.billing.models import Refund
+from flexbill.choices import NotificationOutcome, RefundStatus
 
 from .models import RefundNotification
 from .text import mailbox, render_subject, render_text
@@ -32,19 +33,19 @@ def notify_for_event(event) -> str | None:
 
 def refund_notify(*, refund_id: int, kind: str, event_id: str | None = None) -> str:
     refund = Refund.objects.select_related("charge__invoice__customer", "organization").filter(pk=refund_id).first()
-    if refund is None:
-        return "not sent"  # a refund Stripe refused is removed; nobody is told of money that never moved
+    if refund is None:  # a refund Stripe refused is removed: nobody is told of money that never moved
+        return NotificationOutcome.NOT_SENT
     organization = refund.organization
     if kind == Kind.CUSTOMER_REFUND_SUCCEEDED:
-        if refund.status != "succeeded" or not organization.refund_emails_enabled:
-            return "not sent"
+        if refund.status != RefundStatus.SUCCEEDED or not organization.refund_emails_enabled:
+            return NotificationOutcome.NOT_SENT
         recipients = [refund.charge.invoice.customer.email]
     else:
-        if refund.status != "failed":
-            return "not sent"
+        if refund.status != RefundStatus.FAILED:
+            return NotificationOutcome.NOT_SENT
         recipients = _billing_admin_emails(organization)
     if not recipients:
-        return "no recipients"
+        return NotificationOutcome.NO_RECIPIENTS
     try:
         with transaction.atomic():
             RefundNotification.objects.create(refund=refund, kind=kind, recipients=recipients)
@@ -56,9 +57,9 @@ def refund_notify(*, refund_id: int, kind: str, event_id: str | None = None) -> 
             headers = {"Message-ID": f"<{event_id}.{kind}@flexbill>"} if event_id else None
             EmailMessage(subject, body, sender, recipients, headers=headers).send()
     except IntegrityError:
-        return "already sent"
+        return NotificationOutcome.ALREADY_SENT
     log.info("Sent %s for refund %s to %s", kind, refund_id, recipients)
-    return "sent"
+    return NotificationOutcome.SENT
 
 
 def _billing_admin_emails(organization) -> list[str]:

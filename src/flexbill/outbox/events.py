@@ -11,6 +11,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from flexbill.choices import RefundStatus
+
 from .models import OutboxEvent
 
 VERSION = "1"
@@ -25,7 +27,11 @@ INVOICE_UPDATED = "invoice.updated"
 EVENT_TYPES = (REFUND_CREATED, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_CANCELED, CHARGE_UPDATED, INVOICE_UPDATED)
 
 # A refund reaching one of these statuses is an event of its own.
-REFUND_OUTCOME_EVENTS = {"succeeded": REFUND_SUCCEEDED, "failed": REFUND_FAILED, "canceled": REFUND_CANCELED}
+REFUND_OUTCOME_EVENTS = {
+    RefundStatus.SUCCEEDED: REFUND_SUCCEEDED,
+    RefundStatus.FAILED: REFUND_FAILED,
+    RefundStatus.CANCELED: REFUND_CANCELED,
+}
 
 # The fields of each object whose earlier value an update event reports (data.previous_attributes).
 _PREVIOUS = {
