@@ -1,9 +1,11 @@
 """Services say what happened as outbox events in the transaction of the change (flexbill/outbox): a change that is
 refused or rolled back says nothing; a batch of the set-based apply writes its events in one statement."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -13,9 +15,12 @@ from flexbill.billing.models import Charge
 from flexbill.billing.refusals import RefundRefused
 from flexbill.billing.services.apply import ChargeRefunds, charges_apply_stripe_refunds
 from flexbill.errors import StripeFailed
+from flexbill.outbox.dispatch import outbox_dispatch_pending
 from flexbill.outbox.models import OutboxEvent
+from flexbill.outgoing.services import webhook_endpoint_create
 from flexbill.stripe_gateway.client import gateway_for
 from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from webhook_servers import Receiver
 
 PACKAGE = Path(services.__file__).resolve().parents[2]  # src/flexbill
 
@@ -72,3 +77,32 @@ def test_no_signal_receiver_drives_a_side_effect():
         text = path.read_text()
         assert "receiver(" not in text, path
         assert "post_save" not in text, path
+
+
+def test_a_mail_server_that_is_down_delays_the_email_only_and_it_is_sent_once_when_back(
+    org, owner, paid_charge, settings, mailoutbox
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # dispatched by hand
+    settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = True
+    receiver = Receiver()
+    try:
+        webhook_endpoint_create(organization=org, url=receiver.url, event_types=["refund.succeeded"])
+        services.refund_create(membership=owner, charge=paid_charge, amount=1000)
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", 9, False  # nothing listens
+
+        done, to_retry = outbox_dispatch_pending()
+
+        assert to_retry == 1 and done == OutboxEvent.objects.count() - 1
+        row = OutboxEvent.objects.get(type="refund.succeeded")
+        assert row.processed_at is None and row.attempts == 1 and row.next_attempt_at is not None
+        assert len(receiver.requests) == 1  # the integrator heard at once
+
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+        assert outbox_dispatch_pending() == (0, 0)  # not due yet
+        with time_machine.travel(timezone.now() + timedelta(seconds=6)):
+            assert outbox_dispatch_pending() == (1, 0)
+
+        assert len(mailoutbox) == 1 and len(receiver.requests) == 1
+    finally:
+        receiver.close()

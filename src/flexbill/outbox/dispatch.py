@@ -71,10 +71,13 @@ def outbox_take(*, batch_size: int) -> list[OutboxEvent]:
 
 
 def outbox_dispatch(row: OutboxEvent) -> bool:
-    """Send what one row calls for, then mark it done. A failure (the mail server down) is tried again later."""
+    """Send what one row calls for, then mark it done. A failure (the mail server down) is tried again later.
+
+    Webhooks first: a failed attempt at one is left to the delivery's own retries, so a mail server that is down
+    holds up the row's e-mail only, and the row's next try sends nothing to integrators again."""
     try:
-        notify_for_event(row)
         deliver_event(row)
+        notify_for_event(row)
     except Exception as exc:
         log.exception("Outbox event %s (%s) could not be dispatched", row.event_id, row.type)
         row.attempts += 1
