@@ -106,3 +106,24 @@ def test_a_mail_server_that_is_down_delays_the_email_only_and_it_is_sent_once_wh
         assert len(mailoutbox) == 1 and len(receiver.requests) == 1
     finally:
         receiver.close()
+
+
+def test_rows_still_waiting_in_a_slow_batch_keep_their_lease(org, owner, make_paid_charge, settings, monkeypatch):
+    from flexbill.outbox import dispatch
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.FLEXBILL_OUTBOX_LEASE_SECONDS = 2
+    for _ in range(2):
+        services.refund_create(membership=owner, charge=make_paid_charge(org, amount=3000), amount=1000)
+    taken_again = []
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+
+        def slow_endpoint(row):  # each row takes 1.5 s, a batch far longer than the lease
+            clock.shift(timedelta(seconds=1.5))
+            taken_again.append(dispatch.ready_rows(timezone.now()).count())
+
+        monkeypatch.setattr(dispatch, "deliver_event", slow_endpoint)
+        done, _ = dispatch.outbox_dispatch_pending()
+
+    assert done == OutboxEvent.objects.count() > 4
+    assert set(taken_again) == {0}  # no row of the batch was ever free for another worker to take

@@ -51,7 +51,15 @@ def outbox_dispatch_pending(*, batch_size: int | None = None) -> tuple[int, int]
         rows = outbox_take(batch_size=batch_size or settings.FLEXBILL_OUTBOX_BATCH_SIZE)
         if not rows:
             return done, failed
-        for row in rows:
+        lease = timedelta(seconds=settings.FLEXBILL_OUTBOX_LEASE_SECONDS)
+        renew_at = timezone.now() + lease / 2
+        for n, row in enumerate(rows):
+            if timezone.now() >= renew_at:
+                # Slow endpoints (each attempt may take its timeout) must not let the lease of rows still waiting
+                # in this batch run out: another worker would send them too.
+                renew_at = timezone.now() + lease / 2
+                pending = [r.pk for r in rows[n:]]
+                OutboxEvent.objects.filter(pk__in=pending).update(claimed_until=timezone.now() + lease)
             if outbox_dispatch(row):
                 done += 1
             else:
