@@ -128,11 +128,11 @@ def charges_apply_stripe_refunds(
             if charge is None:
                 continue
             outcome = _plan_charge(charge, local[charge.pk], snapshot, read_at, actor, writes, result)
-            if not outcome.error:
-                result.refunds.update({r.stripe_refund_id: r for r in local[charge.pk] if r.stripe_refund_id})
-                result.refunds.update({r.stripe_refund_id: r for r in writes.new_refunds if r.charge_id == charge.pk})
             result.charges[charge.pk] = outcome
         _write(writes, charges, actor)
+    applied = [cid for cid, outcome in result.charges.items() if not outcome.error]
+    result.refunds = {r.stripe_refund_id: r for cid in applied for r in local[cid] if r.stripe_refund_id}
+    result.refunds.update({r.stripe_refund_id: r for r in writes.new_refunds})  # only applied charges' are written
     return result
 
 
