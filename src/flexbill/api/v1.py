@@ -1,4 +1,4 @@
-"""REST API v1 (contract: the README's REST API section). Handlers parse, call one service or selector, and shape
+"""REST API v1 (contract: docs/api.md, REST API). Handlers parse, call one service or selector, and shape
 the answer."""
 
 import json
