@@ -11,6 +11,7 @@ import pytest
 
 from flexbill.billing import services
 from flexbill.billing.models import Refund
+from flexbill.billing.services.approvals import refund_approve, refund_reject
 from flexbill.billing.services.reconcile import reconcile_organization
 from flexbill.billing.services.refunds import refund_settle
 from flexbill.outbox import events
@@ -20,6 +21,16 @@ from stripe_events import stripe_refund_set_status
 from webhook_servers import Receiver
 
 SCHEMA_DIR = Path(events.__file__).parent / "schema"
+
+
+def approve(*, membership, refund):
+    refund_approve(membership=membership, refund=refund)
+
+
+def reject(*, membership, refund):
+    refund_reject(membership=membership, refund=refund, reason="Not this month")
+
+
 SHAPES_DIR = Path(__file__).parent / "event_shapes"
 
 
@@ -33,7 +44,7 @@ def validator(version: str = events.VERSION):
 
 
 @pytest.fixture
-def delivered(org, owner, make_paid_charge, settings, django_capture_on_commit_callbacks):
+def delivered(org, owner, make_member, make_paid_charge, settings, django_capture_on_commit_callbacks):
     """Every event type, made by the real services and delivered over HTTP: (headers, body) of each request."""
     settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = True
     settings.FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = 0
@@ -51,6 +62,15 @@ def delivered(org, owner, make_paid_charge, settings, django_capture_on_commit_c
         )
         with django_capture_on_commit_callbacks(execute=True):
             refund_settle(refund=lost, resend=False)  # canceled: it never reached Stripe
+        org.refund_approval_threshold = 1000
+        org.save(update_fields=["refund_approval_threshold"])
+        approver = make_member(org, "admin")
+        big = make_paid_charge(org, amount=9000)
+        for decide in (approve, reject):
+            with django_capture_on_commit_callbacks(execute=True):
+                waiting = services.refund_create(membership=owner, charge=big, amount=2000)  # awaiting approval
+            with django_capture_on_commit_callbacks(execute=True):
+                decide(membership=approver, refund=waiting)  # approved (then sent), or rejected
         yield [(headers, json.loads(body)) for headers, body in receiver.requests]
     finally:
         receiver.close()

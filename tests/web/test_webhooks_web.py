@@ -5,8 +5,7 @@ from django.test import Client
 
 from flexbill.audit.models import AuditEvent
 from flexbill.choices import DeliveryStatus
-from flexbill.outbox.events import EVENT_TYPES
-from flexbill.outgoing.models import WebhookDelivery, WebhookEndpoint
+from flexbill.outgoing.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 from flexbill.outgoing.services import webhook_endpoint_create
 from outgoing_urls import INTERNAL_URLS
 

@@ -1,10 +1,12 @@
-"""Refund emails: the customer hears when a refund succeeds; billing admins hear when one fails."""
+"""Refund emails: the customer hears when a refund succeeds; billing admins hear when one fails; those who may
+approve refunds hear when one waits for their approval."""
 
 import logging
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
@@ -19,7 +21,11 @@ Kind = RefundNotification.Kind
 
 
 # The outbox events that send an e-mail, and which.
-KIND_FOR_EVENT = {"refund.succeeded": Kind.CUSTOMER_REFUND_SUCCEEDED, "refund.failed": Kind.ADMINS_REFUND_FAILED}
+KIND_FOR_EVENT = {
+    "refund.succeeded": Kind.CUSTOMER_REFUND_SUCCEEDED,
+    "refund.failed": Kind.ADMINS_REFUND_FAILED,
+    "refund.awaiting_approval": Kind.APPROVERS_REFUND_AWAITING,
+}
 
 
 def notify_for_event(event) -> str | None:
@@ -32,7 +38,11 @@ def notify_for_event(event) -> str | None:
 
 
 def refund_notify(*, refund_id: int, kind: str, event_id: str | None = None) -> str:
-    refund = Refund.objects.select_related("charge__invoice__customer", "organization").filter(pk=refund_id).first()
+    refund = (
+        Refund.objects.select_related("charge__invoice__customer", "organization", "created_by")
+        .filter(pk=refund_id)
+        .first()
+    )
     if refund is None:  # a refund Stripe refused is removed: nobody is told of money that never moved
         return NotificationOutcome.NOT_SENT
     organization = refund.organization
@@ -40,6 +50,10 @@ def refund_notify(*, refund_id: int, kind: str, event_id: str | None = None) -> 
         if refund.status != RefundStatus.SUCCEEDED or not organization.refund_emails_enabled:
             return NotificationOutcome.NOT_SENT
         recipients = [refund.charge.invoice.customer.email]
+    elif kind == Kind.APPROVERS_REFUND_AWAITING:
+        if refund.status != RefundStatus.AWAITING_APPROVAL:
+            return NotificationOutcome.NOT_SENT
+        recipients = _approver_emails(organization, requester_id=refund.created_by_id)
     else:
         if refund.status != RefundStatus.FAILED:
             return NotificationOutcome.NOT_SENT
@@ -49,7 +63,13 @@ def refund_notify(*, refund_id: int, kind: str, event_id: str | None = None) -> 
     try:
         with transaction.atomic():
             RefundNotification.objects.create(refund=refund, kind=kind, recipients=recipients)
-            context = {"refund": refund, "invoice": refund.charge.invoice, "organization": organization}
+            context = {
+                "refund": refund,
+                "invoice": refund.charge.invoice,
+                "organization": organization,
+                "approvals_url": approvals_url(),
+                "approval_days": settings.FLEXBILL_REFUND_APPROVAL_DAYS,
+            }
             subject = render_subject(f"notifications/{kind}_subject.txt", context)
             body = render_text(f"notifications/{kind}.txt", context)
             sender = mailbox(organization.name, settings.DEFAULT_FROM_EMAIL)
@@ -66,3 +86,20 @@ def _billing_admin_emails(organization) -> list[str]:
     # has_permission is False for invitations not yet accepted: they hear nothing until they join.
     memberships = Membership.objects.filter(organization=organization).select_related("user", "custom_role")
     return sorted({m.user.email for m in memberships if m.user.email and m.has_permission(Permission.CHARGES_REFUND)})
+
+
+def _approver_emails(organization, *, requester_id: int | None) -> list[str]:
+    """Everyone who may approve the refund: holders of billing.refunds.approve other than its requester."""
+    memberships = Membership.objects.filter(organization=organization).select_related("user", "custom_role")
+    return sorted(
+        {
+            m.user.email
+            for m in memberships
+            if m.user.email and m.user_id != requester_id and m.has_permission(Permission.REFUNDS_APPROVE)
+        }
+    )
+
+
+def approvals_url() -> str:
+    """The Approvals page: absolute under FLEXBILL_PUBLIC_URL, else its path (the worker has no request)."""
+    return f"{settings.FLEXBILL_PUBLIC_URL or ''}{reverse('web:approvals')}"

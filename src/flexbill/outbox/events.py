@@ -22,9 +22,22 @@ REFUND_CREATED = "refund.created"
 REFUND_SUCCEEDED = "refund.succeeded"
 REFUND_FAILED = "refund.failed"
 REFUND_CANCELED = "refund.canceled"
+REFUND_AWAITING_APPROVAL = "refund.awaiting_approval"
+REFUND_APPROVED = "refund.approved"
+REFUND_REJECTED = "refund.rejected"  # by an approver, or its approval expired
 CHARGE_UPDATED = "charge.updated"
 INVOICE_UPDATED = "invoice.updated"
-EVENT_TYPES = (REFUND_CREATED, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_CANCELED, CHARGE_UPDATED, INVOICE_UPDATED)
+EVENT_TYPES = (
+    REFUND_CREATED,
+    REFUND_SUCCEEDED,
+    REFUND_FAILED,
+    REFUND_CANCELED,
+    REFUND_AWAITING_APPROVAL,
+    REFUND_APPROVED,
+    REFUND_REJECTED,
+    CHARGE_UPDATED,
+    INVOICE_UPDATED,
+)
 
 # A refund reaching one of these statuses is an event of its own.
 REFUND_OUTCOME_EVENTS = {
