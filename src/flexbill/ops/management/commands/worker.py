@@ -7,13 +7,14 @@ from django.db import connection
 
 from flexbill.billing.tasks import enqueue_reconcile_all, inbox_sweep
 from flexbill.ops.housekeeping import housekeeping
+from flexbill.outbox.dispatch import outbox_sweep
 from flexbill.refund_batches.tasks import refund_batches_sweep
 
 
 class Command(BaseCommand):
     help = (
-        "Run background tasks: apply the Stripe inbox, run refund batches, and enqueue the periodic reconcile of "
-        "every organization."
+        "Run background tasks: apply the Stripe inbox, send the outbox's e-mails and outgoing webhooks, run refund "
+        "batches, and enqueue the periodic reconcile of every organization."
     )
 
     def add_arguments(self, parser):
@@ -38,6 +39,9 @@ class Command(BaseCommand):
         # A refund batch whose worker died (its claim ended) is resumed where it stopped.
         sweep_interval = settings.FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL
         self._every(stop, sweep_interval, refund_batches_sweep, "refund-batch-sweep", at_start=True)
+        # The same for the outbox: rows whose dispatch was not queued (coalesced), is due again, or was left by a
+        # worker that died holding it.
+        self._every(stop, settings.FLEXBILL_OUTBOX_SWEEP_INTERVAL, outbox_sweep, "outbox-sweep", at_start=True)
         if reconcile_interval > 0:
             self._every(stop, reconcile_interval, enqueue_reconcile_all, "reconcile-schedule")
             # Rows anonymous traffic creates (sign-in counts, rejected deliveries) are dropped once they decide nothing.
