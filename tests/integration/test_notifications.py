@@ -1,5 +1,6 @@
 """Refund emails (issue: beyond the refund button): once per refund, per-organization switch, admins on failure."""
 
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.notifications.models import RefundNotification
 from flexbill.notifications.services import refund_notify
@@ -7,7 +8,7 @@ from flexbill.notifications.services import refund_notify
 
 def _refund(owner, charge, amount, capture):
     with capture(execute=True):
-        return services.refund_create(membership=owner, charge=charge, amount=amount)
+        return services.refund_create(actor=Actor.for_membership(owner), charge=charge, amount=amount)
 
 
 def test_customer_is_emailed_once_when_a_refund_succeeds(

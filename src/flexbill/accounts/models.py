@@ -26,6 +26,10 @@ class Organization(models.Model):
     # How staff type and read money here: "de_DE" reads "1.234,50", "en_US" reads "1,234.50".
     locale = models.CharField(max_length=20, default="en_US")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Raised whenever who may call the API for this organization changes (a token revoked, a role changed or
+    # removed, a member removed): API callers are cached per process and each request compares this number, so
+    # a revocation is honoured on the next request (accounts/api_callers.py).
+    access_version = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
         return self.name

@@ -5,9 +5,10 @@ among them: only platform staff turn it off (Django admin)."""
 from django.db import transaction
 
 from flexbill.audit.services import Actor, audit_record
-from flexbill.errors import InvalidInput, PermissionDenied
+from flexbill.errors import InvalidInput
 
-from .models import Membership, Organization
+from .api_callers import access_changed
+from .models import Organization
 from .organization_rules import known_currency, known_locale, organization_name
 from .permissions import Permission
 
@@ -15,16 +16,15 @@ PREFERENCES = ("name", "default_currency", "locale", "refund_emails_enabled")
 NOT_ALLOWED = "Your role does not allow you to change the organization's settings."
 
 
-def organization_preferences_update(*, membership: Membership, actor: Actor, **changes) -> Organization:
+def organization_preferences_update(*, actor: Actor, **changes) -> Organization:
     """Change any of PREFERENCES (others are refused); one audit event lists each field changed, before and after."""
-    if not membership.has_permission(Permission.SETTINGS_MANAGE):
-        raise PermissionDenied(NOT_ALLOWED)
+    actor.require(Permission.SETTINGS_MANAGE, refusal=NOT_ALLOWED)
     unknown = sorted(set(changes) - set(PREFERENCES))
     if unknown:
         raise InvalidInput(f"{unknown[0]} cannot be changed here.", code="not_a_preference")
     cleaned = {field: _clean(field, value) for field, value in changes.items() if value is not None}
     with transaction.atomic():
-        organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
+        organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
         changed = {field: value for field, value in cleaned.items() if getattr(organization, field) != value}
         if not changed:
             return organization
@@ -32,6 +32,7 @@ def organization_preferences_update(*, membership: Membership, actor: Actor, **c
         for field, value in changed.items():
             setattr(organization, field, value)
         organization.save(update_fields=list(changed))
+        access_changed(organization_id=organization.pk)
         audit_record(
             organization_id=organization.pk,
             actor=actor,

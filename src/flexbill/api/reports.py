@@ -167,7 +167,7 @@ ENDPOINT_ERRORS = {**ERRORS, 409: schemas.Error}
 
 
 def _actor(request) -> Actor:
-    return Actor.for_user(request.auth.user)
+    return request.auth
 
 
 def _endpoint(request, endpoint_id: int) -> WebhookEndpoint:
@@ -237,4 +237,4 @@ def delivery_resend(request, endpoint_id: EndpointId, delivery_id: EndpointId):
     require(request, Permission.INVOICES_MANAGE)
     endpoint = _endpoint(request, endpoint_id)
     delivery = outgoing_selectors.webhook_delivery_get(endpoint=endpoint, delivery_id=delivery_id)
-    return Status(201, _delivery_out(webhook_resend(delivery=delivery)))
+    return Status(201, _delivery_out(webhook_resend(delivery=delivery, actor=_actor(request))))

@@ -56,7 +56,10 @@ def paginate(qs: QuerySet, *, cursor: str | None, limit: int = PAGE_SIZE) -> Pag
     rows = list(qs.order_by("-id")[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if has_more and rows else None)
+    if not (has_more and rows):
+        return Page(items=rows, next_cursor=None)
+    last = rows[-1]
+    return Page(items=rows, next_cursor=encode_cursor(last["id"] if isinstance(last, dict) else last.id))
 
 
 def customer_get(*, organization: Organization, customer_id: int) -> Customer:
@@ -87,6 +90,30 @@ def invoice_filter(
 
 def invoice_list(*, organization: Organization, filters: dict, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
     return paginate(invoice_filter(organization=organization, **filters), cursor=cursor, limit=limit)
+
+
+# What a line of an invoice list shows (the API's InvoiceSummary): read as plain rows, no model built.
+INVOICE_SUMMARY_FIELDS = (
+    "id",
+    "number",
+    "customer_id",
+    "customer__name",
+    "currency",
+    "total",
+    "amount_paid",
+    "amount_refunded",
+    "payment_method",
+    "status",
+    "issued_on",
+)
+
+
+def invoice_summary_list(
+    *, organization: Organization, filters: dict, cursor: str | None, limit: int = PAGE_SIZE
+) -> Page:
+    """invoice_list as dicts of INVOICE_SUMMARY_FIELDS, for answers that show only those."""
+    qs = invoice_filter(organization=organization, **filters).values(*INVOICE_SUMMARY_FIELDS)
+    return paginate(qs, cursor=cursor, limit=limit)
 
 
 def _charges_with_refunds():

@@ -76,7 +76,7 @@ def charge_refund(request, charge_id: int):
     form = RefundForm(request.POST, currency=charge.currency, locale=locale)
     if form.is_valid():
         try:
-            refund = services.refund_create(membership=request.membership, charge=charge, **form.cleaned_data)
+            refund = services.refund_create(actor=request.actor, charge=charge, **form.cleaned_data)
         except RefundRefused as exc:
             if exc.status == 403:
                 return error_page(request, status=403, title="Not allowed", detail=exc.detail)
@@ -146,7 +146,7 @@ def charge_mark_refunded(request, charge_id: int, via: str):
     context = {"charge": charge, "via": via, "action": MARK_ACTIONS[via], "problem": None}
     if request.method == "POST":
         try:
-            charge = services.charge_mark_refunded(membership=request.membership, charge=charge, via=via)
+            charge = services.charge_mark_refunded(actor=request.actor, charge=charge, via=via)
         except RefundRefused as exc:
             context["problem"] = exc.detail
         else:

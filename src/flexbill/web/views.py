@@ -67,7 +67,7 @@ def credit_note_create(request, invoice_id: int):
     created = None
     if form.is_valid():
         try:
-            created = services.credit_note_create(membership=request.membership, invoice=invoice, **form.cleaned_data)
+            created = services.credit_note_create(actor=request.actor, invoice=invoice, **form.cleaned_data)
         except (InvalidInput, Conflict, RefundRefused) as exc:
             form.add_domain_error(exc, form.ERROR_FIELDS)
     if created is not None and not is_htmx(request):
