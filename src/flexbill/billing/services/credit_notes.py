@@ -5,6 +5,7 @@ from django.db import transaction
 
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
+from flexbill.choices import RecordedRefundMethod
 from flexbill.errors import Conflict, InvalidInput
 
 from .. import rules
@@ -13,8 +14,6 @@ from ..refusals import RefundRefused, Refusal
 from .derive import invoice_figures, invoice_refresh
 from .invoices import validate_amount
 from .locks import lock_invoice
-
-REFUND_METHODS = ("bank_transfer", "cash", "check", "card_terminal", "other")
 
 
 def credit_note_create(
@@ -38,8 +37,10 @@ def credit_note_create(
     reason = (reason or "").strip()
     if not reason or len(reason) > 500:
         raise InvalidInput("A credit note needs a reason of at most 500 characters.", code="reason_invalid")
-    if refund_method and refund_method not in REFUND_METHODS:
-        raise InvalidInput(f"refund.method must be one of {', '.join(REFUND_METHODS)}.", code="refund_method_invalid")
+    if refund_method and refund_method not in RecordedRefundMethod.values:
+        raise InvalidInput(
+            f"refund.method must be one of {', '.join(RecordedRefundMethod.values)}.", code="refund_method_invalid"
+        )
     if len(refund_reference or "") > 255:
         raise InvalidInput("refund.reference must be at most 255 characters.", code="reference_invalid")
     with transaction.atomic():

@@ -21,6 +21,7 @@ from django.utils import timezone
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import STRIPE, Actor, audit_record
 from flexbill.bulk_sql import rows_update
+from flexbill.choices import IGNORED_OUTCOME
 from flexbill.errors import Conflict
 from flexbill.faults import fault_point
 from flexbill.stripe_gateway.client import gateway_for, key_livemode
@@ -102,7 +103,7 @@ def _apply_events(events: list[WebhookEvent], report: InboxReport) -> None:
         try:
             parsed = event_from_json(json.loads(event.body))
         except (ValueError, RecursionError, NotAnEvent):
-            _done(event, now, "Ignored: the stored body is not a Stripe event.", report)
+            _done(event, now, IGNORED_OUTCOME + "the stored body is not a Stripe event.", report)
             continue
         ignored = rules.inbox_ignore_reason(
             event_type=parsed.type,
@@ -114,7 +115,7 @@ def _apply_events(events: list[WebhookEvent], report: InboxReport) -> None:
         if ignored is None and not (parsed.charge_id or parsed.payment_intent_id):
             ignored = "The event names no charge or PaymentIntent."
         if ignored:
-            _done(event, now, f"Ignored: {ignored}", report)
+            _done(event, now, IGNORED_OUTCOME + ignored, report)
         else:
             targets.append((event, parsed))
 
@@ -246,7 +247,7 @@ def _settle(result, snapshots: list[ChargeRefunds], by_charge: dict, now: dateti
 def _done(event: WebhookEvent, now: datetime, outcome: str, report: InboxReport, *, save: bool = True) -> None:
     event.processed_at, event.outcome, event.last_error = now, outcome[:500], ""
     event.next_attempt_at = event.claimed_until = None
-    if outcome.startswith("Ignored"):
+    if outcome.startswith(IGNORED_OUTCOME):
         report.ignored += 1
     else:
         report.applied += 1
@@ -274,7 +275,7 @@ def _unknown_charge(event: WebhookEvent, parsed: StripeEvent, now: datetime, rep
     names = " / ".join(n for n in (parsed.charge_id, parsed.payment_intent_id) if n)
     if event.attempts + 1 >= settings.FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS:
         event.attempts += 1
-        _done(event, now, f"Ignored: charge not known to flexbill ({names}).", report)
+        _done(event, now, IGNORED_OUTCOME + f"charge not known to flexbill ({names}).", report)
     else:
         _retry(event, now, f"No charge in flexbill for {names} yet.", report)
 
