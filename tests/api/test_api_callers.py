@@ -42,7 +42,7 @@ def test_a_revoked_token_is_refused_on_the_next_request(owner, api_client):
     client = api_client()
     client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
     assert client.get("/api/v1/invoices").status_code == 200
-    api_token_revoke(actor=Actor.for_membership(owner), token=ApiToken.objects.get(actor=Actor.for_membership(owner)))
+    api_token_revoke(actor=Actor.for_membership(owner), token=ApiToken.objects.get(membership=owner))
     assert client.get("/api/v1/invoices").status_code == 401
 
 
