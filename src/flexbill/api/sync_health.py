@@ -48,6 +48,5 @@ def sync_health_get(request):
 
 @router.post("/sync-health/events/{event_id}/retry", response={200: StripeEventOut, **ERRORS})
 def sync_health_event_retry(request, event_id: PathId):
-    require(request, Permission.INVOICES_MANAGE)
     event = inbox_event_get(organization=org_of(request), event_id=event_id)
     return inbox_event_retry(event=event, actor=request.auth, on_retry=inbox_apply_soon)
