@@ -149,7 +149,7 @@ ONE_ROW_SQL = "SELECT * FROM accounts_apitoken WHERE token_hash = %s AND revoked
 
 
 def token_lookups(connection, raw_token, n, warmup) -> None:
-    from flexbill.accounts.api_callers import _STILL_HOLDS, api_caller_for_token
+    from flexbill.accounts.api_callers import api_caller_for_token, still_holds_sql
     from flexbill.accounts.models import ApiToken, hash_token
 
     token_hash = hash_token(raw_token)
@@ -181,7 +181,7 @@ def token_lookups(connection, raw_token, n, warmup) -> None:
         ("denormalised token row: one unique-index probe", sql(ONE_ROW_SQL, [token_hash], False)),
         (
             "cached caller: its one-row check alone",
-            sql(_STILL_HOLDS, [caller_actor.user_id, caller_actor.organization_id, version], False),
+            sql(still_holds_sql(), [caller_actor.user_id, caller_actor.organization_id, version], False),
         ),
         ("cached caller: api_caller_for_token, whole (chosen)", lambda: api_caller_for_token(raw_token=raw_token)),
     ]

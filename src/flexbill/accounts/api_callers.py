@@ -9,7 +9,9 @@ still active. A revoked token, a changed role or a removed member is refused on 
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 
+from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import connection
 from django.db.models import F
@@ -59,17 +61,18 @@ def api_caller_for_token(*, raw_token: str) -> tuple[Actor, Organization] | None
     return caller.actor, caller.organization
 
 
-# One primary-key read per request, written out so that nothing is built to ask it.
-_STILL_HOLDS = (
-    "SELECT 1 FROM accounts_organization o JOIN auth_user u ON u.id = %s AND u.is_active"
-    " WHERE o.id = %s AND o.access_version = %s"
-)
+@cache
+def still_holds_sql() -> str:
+    """One primary-key read per request, written out once so that nothing is built to ask it."""
+    organizations, users = Organization._meta.db_table, get_user_model()._meta.db_table
+    joined = f"{organizations} o JOIN {users} u ON u.id = %s AND u.is_active"
+    return f"SELECT 1 FROM {joined} WHERE o.id = %s AND o.access_version = %s"  # noqa: S608 - names from the models
 
 
 def _still_holds(caller: ApiCaller) -> bool:
     """Nothing changed access in the caller's organization since it was read, and the user is still active."""
     with connection.cursor() as cursor:
-        cursor.execute(_STILL_HOLDS, [caller.actor.user_id, caller.actor.organization_id, caller.access_version])
+        cursor.execute(still_holds_sql(), [caller.actor.user_id, caller.actor.organization_id, caller.access_version])
         return cursor.fetchone() is not None
 
 
