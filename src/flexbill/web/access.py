@@ -60,7 +60,7 @@ def requires(permission: str):
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            if not request.membership.has_permission(permission):
+            if not request.actor.may(permission):
                 return error_page(
                     request, status=403, title=TITLES[403], detail="Your role does not allow you to open this page."
                 )

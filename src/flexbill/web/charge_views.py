@@ -26,7 +26,7 @@ def _eligibility(request, charge):
     return rules.refund_eligibility(
         charge,
         now=timezone.now(),
-        can_refund=request.membership.has_permission(Permission.CHARGES_REFUND),
+        can_refund=request.actor.may(Permission.CHARGES_REFUND),
         invoice=invoice_figures(charge.invoice),
     )
 
@@ -119,7 +119,7 @@ def _preview(request, charge, amount: int | None, *, explain: bool = True) -> di
         eligibility = rules.refund_eligibility(
             charge,
             now=timezone.now(),
-            can_refund=request.membership.has_permission(Permission.CHARGES_REFUND),
+            can_refund=request.actor.may(Permission.CHARGES_REFUND),
             amount=amount,
         )
         problem = None if eligibility.allowed else eligibility.refusal.sentence
@@ -158,7 +158,7 @@ def charge_mark_refunded(request, charge_id: int, via: str):
             )
     else:
         refusal = rules.mark_refunded_refusal(charge, invoice=invoice_figures(charge.invoice))
-        allowed = request.membership.has_permission(MARK_REFUNDED_PERMISSION[via])
+        allowed = request.actor.may(MARK_REFUNDED_PERMISSION[via])
         context["problem"] = (
             (refusal.sentence if refusal else None) if allowed else rules.Refusal.PERMISSION_DENIED.sentence
         )

@@ -42,11 +42,11 @@ def invoice_context(request, invoice, *, credit_note_form=None) -> dict:
         "credit_note_form": credit_note_form
         or CreditNoteForm(currency=invoice.currency, locale=membership.organization.locale),
         "can": {
-            "refund": membership.has_permission(Permission.CHARGES_REFUND),
-            "change_status": membership.has_permission(Permission.CHARGES_CHANGE_STATUS),
-            "delete": membership.has_permission(Permission.CHARGES_DELETE),
-            "credit_note": membership.has_permission(Permission.CREDIT_NOTES_CREATE),
-            "audit": membership.has_permission(Permission.AUDIT_VIEW),
+            "refund": request.actor.may(Permission.CHARGES_REFUND),
+            "change_status": request.actor.may(Permission.CHARGES_CHANGE_STATUS),
+            "delete": request.actor.may(Permission.CHARGES_DELETE),
+            "credit_note": request.actor.may(Permission.CREDIT_NOTES_CREATE),
+            "audit": request.actor.may(Permission.AUDIT_VIEW),
         },
     }
 
