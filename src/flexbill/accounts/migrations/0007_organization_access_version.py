@@ -6,6 +6,6 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
-            model_name="organization", name="access_version", field=models.PositiveBigIntegerField(default=0)
+            model_name="organization", name="access_version", field=models.PositiveBigIntegerField(default=0, db_default=0)
         ),
     ]
