@@ -1,4 +1,4 @@
-"""Permissions live in one layer (docs/rules.md, rule 1): every service that changes something takes an Actor and
+"""Permissions live in one layer (docs/rules.md, rule 22): every service that changes something takes an Actor and
 checks it itself, so the API and the UI only decide what to show. Each such service is called here directly, with
 an actor that lacks exactly the permission it needs and with one from another organization; it must refuse and
 change nothing. Every public function of the service modules is listed below, either as checked or with the reason
