@@ -17,7 +17,8 @@ from flexbill.accounts.permissions import Permission
 from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
-from flexbill.billing.models import WebhookEvent
+from flexbill.billing.models import Refund, WebhookEvent
+from flexbill.billing.services import approvals
 from flexbill.billing.services.inbox_apply import inbox_event_retry
 from flexbill.billing.services.stripe_connection import stripe_connection_update, stripe_test_event_send
 from flexbill.errors import FlexbillError
@@ -76,6 +77,14 @@ CHECKED = {
     "refund_create": (
         Permission.CHARGES_REFUND,
         lambda a, w: services.refund_create(actor=a, charge=w["charge"], amount=100),
+    ),
+    "refund_approve": (
+        Permission.REFUNDS_APPROVE,
+        lambda a, w: approvals.refund_approve(actor=a, refund=w["refund"]),
+    ),
+    "refund_reject": (
+        Permission.REFUNDS_APPROVE,
+        lambda a, w: approvals.refund_reject(actor=a, refund=w["refund"], reason="Not this one"),
     ),
     "credit_note_create": (
         Permission.CREDIT_NOTES_CREATE,
@@ -156,6 +165,8 @@ NOT_A_MEMBER_ACTION = {
     "reconcile_organization": "the reconcile job, as Stripe",
     "charge_sync_refunds": "reads Stripe's refunds of a charge, as Stripe",
     "refund_settle": "settles a refund already requested (and checked) with Stripe",
+    "refund_send": "step of refund_create and refund_approve, which check",
+    "refund_approvals_expire": "housekeeping job: expires refunds that waited too long for approval",
     "rejected_deliveries_prune": "housekeeping job",
     "signing_organization_forget": "a per-process cache",
     # Steps of a checked service, public because another service module calls them.
@@ -185,6 +196,10 @@ NOT_A_MEMBER_ACTION = {
     "validate_currency": "pure",
     "validate_number": "pure",
     "request_fingerprint": "pure",
+    "approval_valid_for": "pure",
+    "rejection_reason": "pure",
+    "approvers_count": "read",
+    "approvals_url": "pure",
     "invitation_email_normalise": "pure",
     "invitation_get": "read",
     "role_resolve": "read",
@@ -234,6 +249,9 @@ def world(org, owner, make_member, make_paid_charge, make_customer, make_invoice
         "colleague": make_member(org, "member"),
         "spare": CustomRole.objects.create(organization=org, name="Spare", permissions=[]),
         "token": tokens.api_token_issue(actor=Actor.for_membership(owner), name="Kept")[0],
+        "refund": Refund.objects.create(
+            organization=org, charge=charge, amount=100, currency=charge.currency, status="awaiting_approval"
+        ),
     }
 
 

@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0006_team_settings")]
+    dependencies = [("accounts", "0007_refund_approval_threshold")]
 
     operations = [
         migrations.AddField(
