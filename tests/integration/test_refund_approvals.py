@@ -193,6 +193,7 @@ def test_approval_events_reach_outgoing_webhooks(
             organization=paid_charge.organization,
             url=receiver.url,
             event_types=["refund.awaiting_approval", "refund.approved", "refund.rejected"],
+            actor=SYSTEM,
         )
         other = make_paid_charge(paid_charge.organization)
         with django_capture_on_commit_callbacks(execute=True):
