@@ -75,7 +75,7 @@ def delivered(org, owner, make_member, make_paid_charge, settings, django_captur
                     actor=Actor.for_membership(owner), charge=big, amount=2000
                 )  # awaiting approval
             with django_capture_on_commit_callbacks(execute=True):
-                decide(actor=Actor.for_membership(approver), refund=waiting)  # approved (then sent), or rejected
+                decide(membership=approver, refund=waiting)  # approved (then sent), or rejected
         yield [(headers, json.loads(body)) for headers, body in receiver.requests]
     finally:
         receiver.close()

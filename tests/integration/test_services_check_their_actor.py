@@ -177,12 +177,12 @@ NOT_A_MEMBER_ACTION = {
     "invoice_refresh": "derives an invoice from its rows, inside a checked change",
     "lock_charge": "row lock inside a checked change",
     "lock_invoice": "row lock inside a checked change",
+    "lock_charge_and_siblings": "row lock inside a checked change",
     # Outgoing webhooks and e-mails: deliveries of what was already done.
     "webhook_deliver": "delivery of an event already recorded",
-    "on_audit_event": "delivery of an event already recorded",
-    "on_audit_events": "delivery of an event already recorded",
-    "events_for_audit": "delivery of an event already recorded",
     "refund_notify": "e-mail about a refund already recorded",
+    "deliver_event": "delivery of an outbox event already recorded",
+    "notify_for_event": "e-mail for an outbox event already recorded",
     # Pure functions and reads: they change nothing.
     "refunds_in_sync": "pure",
     "charge_changed_visibly": "pure",
@@ -206,7 +206,6 @@ NOT_A_MEMBER_ACTION = {
     "role_name_clean": "pure",
     "role_permissions_clean": "pure",
     "api_token_name_clean": "pure",
-    "event_types_for": "pure",
     "retry_delay": "pure",
 }
 
