@@ -28,6 +28,7 @@ def main() -> None:
     setup_django()
     from django.db import connection
 
+    from flexbill.audit.services import Actor
     from flexbill.billing import services
     from flexbill.billing.models import Charge
     from flexbill.stripe_gateway.client import StripeGateway
@@ -61,7 +62,7 @@ def main() -> None:
             statements.append(0)
             start, cpu = time.perf_counter(), time.thread_time()
             with connection.execute_wrapper(count):
-                refund = services.refund_create(membership=owner, charge=charge)
+                refund = services.refund_create(actor=Actor.for_membership(owner), charge=charge)
             total = time.perf_counter() - start
             local_cpu.append(time.thread_time() - cpu - stripe_time.cpu)
             assert refund.status == "succeeded", refund.status

@@ -12,7 +12,7 @@ from django.test import Client
 from flexbill.accounts.models import Membership, Organization
 from flexbill.accounts.permissions import Permission
 from flexbill.accounts.services import api_token_create, custom_role_create, organization_create, user_create
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.ops.localstripe import start_local_stripe
 from flexbill.outgoing import addresses
@@ -209,21 +209,25 @@ def refunds_of_every_origin(org, owner, make_paid_charge, make_org, make_member)
     other = make_org()
     their_owner = make_member(other, "owner")
     theirs = make_paid_charge(other, amount=9000)
-    services.refund_create(membership=their_owner, charge=theirs, amount=400, reason="duplicate")
+    services.refund_create(actor=Actor.for_membership(their_owner), charge=theirs, amount=400, reason="duplicate")
     stripe_refund_directly(other, charge_id=theirs.stripe_charge_id, amount=800)
     reconcile_organization(other)
     services.credit_note_create(
-        membership=their_owner, invoice=theirs.invoice, amount=300, reason="Theirs", refund_method="cash"
+        actor=Actor.for_membership(their_owner),
+        invoice=theirs.invoice,
+        amount=300,
+        reason="Theirs",
+        refund_method="cash",
     )
 
     first = make_paid_charge(org, amount=10000)
     second = make_paid_charge(org, amount=8000)
-    services.refund_create(membership=owner, charge=first, amount=2500, reason="duplicate")
-    services.refund_create(membership=owner, charge=first, amount=1000)
+    services.refund_create(actor=Actor.for_membership(owner), charge=first, amount=2500, reason="duplicate")
+    services.refund_create(actor=Actor.for_membership(owner), charge=first, amount=1000)
     stripe_refund_directly(org, charge_id=second.stripe_charge_id, amount=3000)
     reconcile_organization(org)
     services.credit_note_create(
-        membership=owner,
+        actor=Actor.for_membership(owner),
         invoice=second.invoice,
         amount=700,
         reason="Goodwill",

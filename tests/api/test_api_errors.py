@@ -100,7 +100,7 @@ def test_an_unexpected_error_is_a_json_500_with_a_generic_detail_and_is_logged(o
     def broken(**kwargs):
         raise RuntimeError("internal detail sk_live_do_not_show")
 
-    monkeypatch.setattr(selectors, "invoice_list", broken)
+    monkeypatch.setattr(selectors, "invoice_summary_list", broken)
     caplog.set_level(logging.ERROR, logger="flexbill.api")
 
     response = owner_api.get("/api/v1/invoices")

@@ -7,7 +7,7 @@ import pytest
 
 from api_calls import assert_error, post, post_raw
 from flexbill.audit.models import AuditEvent
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Invoice, Refund
 
@@ -185,7 +185,11 @@ def test_marking_a_charge_that_was_never_paid_refunded_is_a_409(request, org, ow
 @pytest.mark.parametrize("via", ["status", "delete"])
 def test_marking_refunded_after_money_was_recorded_as_returned_is_a_409(org, owner, owner_api, paid_charge, via):
     services.credit_note_create(
-        membership=owner, invoice=paid_charge.invoice, amount=2500, reason="Part back", refund_method="cash"
+        actor=Actor.for_membership(owner),
+        invoice=paid_charge.invoice,
+        amount=2500,
+        reason="Part back",
+        refund_method="cash",
     )
     before = everything(org)
 
@@ -196,7 +200,7 @@ def test_marking_refunded_after_money_was_recorded_as_returned_is_a_409(org, own
 
 @pytest.mark.parametrize("via", ["status", "delete"])
 def test_marking_a_partially_refunded_charge_refunded_is_a_200(owner, owner_api, paid_charge, via):
-    services.refund_create(membership=owner, charge=paid_charge, amount=2500)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=2500)
     response = mark(owner_api, paid_charge, via)
     assert response.status_code == 200, response.content
     invoice = owner_api.get(f"/api/v1/invoices/{paid_charge.invoice_id}").json()
@@ -214,7 +218,7 @@ def credit_note(client, invoice, amount, *, returned=True):
 def test_money_returned_on_a_fully_refunded_invoice_is_a_409_and_credit_only_is_still_a_201(
     org, owner, owner_api, paid_charge
 ):
-    services.refund_create(membership=owner, charge=paid_charge)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
     before = everything(org)
 
     body = assert_error(credit_note(owner_api, paid_charge.invoice, 10000), 409, "refunds_exceed_paid")
@@ -235,7 +239,7 @@ def test_money_returned_on_a_never_paid_invoice_is_a_409(org, owner_api, custome
 
 
 def test_money_returned_beyond_what_remains_is_a_409_that_says_what_remains(org, owner, owner_api, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=6000)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=6000)
     body = assert_error(credit_note(owner_api, paid_charge.invoice, 4001), 409, "refunds_exceed_paid")
     assert "only 4000 of the 10000 paid" in body["detail"]
     response = credit_note(owner_api, paid_charge.invoice, 4000)
@@ -246,7 +250,11 @@ def test_money_returned_beyond_what_remains_is_a_409_that_says_what_remains(org,
 
 def test_refund_through_stripe_of_money_already_recorded_as_returned_is_a_409(org, owner, owner_api, paid_charge):
     services.credit_note_create(
-        membership=owner, invoice=paid_charge.invoice, amount=10000, reason="Cash back", refund_method="cash"
+        actor=Actor.for_membership(owner),
+        invoice=paid_charge.invoice,
+        amount=10000,
+        reason="Cash back",
+        refund_method="cash",
     )
     before = everything(org)
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Customer, Invoice, Refund
 from spreadsheet_formulas import DANGEROUS_TEXTS, opens_as_formula
@@ -39,7 +39,7 @@ def dangerous_refunds(org, make_member):
         Invoice.objects.filter(pk=invoice.pk).update(number=text)
         invoice.refresh_from_db()
         charge = services.charge_create_stripe(invoice=invoice, payment_method_id=method.pk, actor=SYSTEM)
-        services.refund_create(membership=refunder, charge=charge, amount=1000, note=text)
+        services.refund_create(actor=Actor.for_membership(refunder), charge=charge, amount=1000, note=text)
     return org
 
 

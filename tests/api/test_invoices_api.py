@@ -3,7 +3,7 @@
 import pytest
 
 from api_calls import post
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 
 
@@ -179,9 +179,15 @@ def test_invalid_cursor_is_a_400(owner_api, cursor):
 
 
 def test_invoice_detail_includes_charges_refunds_and_credit_notes(org, owner, owner_api, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=1500, credit_note=True)
+    refund = services.refund_create(
+        actor=Actor.for_membership(owner), charge=paid_charge, amount=1500, credit_note=True
+    )
     services.credit_note_create(
-        membership=owner, invoice=paid_charge.invoice, amount=500, reason="Goodwill", refund_method="cash"
+        actor=Actor.for_membership(owner),
+        invoice=paid_charge.invoice,
+        amount=500,
+        reason="Goodwill",
+        refund_method="cash",
     )
 
     body = owner_api.get(f"/api/v1/invoices/{paid_charge.invoice_id}").json()
@@ -217,7 +223,7 @@ def test_member_may_view_but_not_create_invoices(org, make_member, api_client, i
 
 
 def test_invoice_summary_shows_partial_refunds(owner, owner_api, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=700)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=700)
     [item] = owner_api.get("/api/v1/invoices?status=paid").json()["items"]
     assert item["amount_refunded"] == 700
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 
 
@@ -57,7 +57,7 @@ def test_invoice_detail_query_count_does_not_grow_with_charges_and_refunds(
 ):
     # One charge with one refund: every prefetch (lines, charges, refunds, credit notes) runs once.
     quiet = make_paid_charge(org)
-    services.refund_create(membership=owner, charge=quiet, amount=100)
+    services.refund_create(actor=Actor.for_membership(owner), charge=quiet, amount=100)
     baseline = queries_for(owner_api, f"/api/v1/invoices/{quiet.invoice_id}")
 
     customer, method = make_customer(org)
@@ -65,8 +65,8 @@ def test_invoice_detail_query_count_does_not_grow_with_charges_and_refunds(
     for _ in range(3):
         charge = services.charge_create_stripe(invoice=invoice, payment_method_id=method.pk, amount=10000, actor=SYSTEM)
         for amount in (1000, 2000):
-            services.refund_create(membership=owner, charge=charge, amount=amount)
-    services.credit_note_create(membership=owner, invoice=invoice, amount=500, reason="Goodwill")
+            services.refund_create(actor=Actor.for_membership(owner), charge=charge, amount=amount)
+    services.credit_note_create(actor=Actor.for_membership(owner), invoice=invoice, amount=500, reason="Goodwill")
 
     detail = owner_api.get(f"/api/v1/invoices/{invoice.pk}").json()
     assert len(detail["charges"]) == 3
@@ -81,7 +81,7 @@ def test_charge_detail_query_count_does_not_grow_with_refunds(org, owner, owner_
 
     busy = make_paid_charge(org)
     for amount in (1000, 2000, 3000, 500):
-        services.refund_create(membership=owner, charge=busy, amount=amount)
+        services.refund_create(actor=Actor.for_membership(owner), charge=busy, amount=amount)
 
     assert len(owner_api.get(f"/api/v1/charges/{busy.pk}").json()["refunds"]) == 4
     assert queries_for(owner_api, f"/api/v1/charges/{busy.pk}") == baseline

@@ -3,7 +3,7 @@
 import pytest
 
 from api_calls import assert_error, post
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Refund
 from flexbill.stripe_gateway.client import gateway_for
@@ -156,7 +156,7 @@ def test_refund_in_the_charge_currency_is_accepted_whatever_its_case(owner_api, 
 
 # Details -----------------------------------------------------------------------------------------------------
 def test_details_of_a_paid_charge_come_from_stripe(owner, owner_api, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=400)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=400)
     response = owner_api.get(f"/api/v1/charges/{paid_charge.pk}/details")
     assert response.status_code == 200
     body = response.json()
@@ -255,8 +255,8 @@ def test_member_cannot_issue_credit_notes(org, make_member, api_client, paid_cha
 def test_refund_list_filters_by_charge_status_and_origin(org, owner, owner_api, make_paid_charge):
     first = make_paid_charge(org, amount=5000)
     second = make_paid_charge(org, amount=5000)
-    a = services.refund_create(membership=owner, charge=first, amount=100)
-    b = services.refund_create(membership=owner, charge=second, amount=200)
+    a = services.refund_create(actor=Actor.for_membership(owner), charge=first, amount=100)
+    b = services.refund_create(actor=Actor.for_membership(owner), charge=second, amount=200)
     Refund.objects.filter(pk=b.pk).update(status="pending")
 
     def listed(query):
@@ -273,7 +273,7 @@ def test_refund_list_filters_by_charge_status_and_origin(org, owner, owner_api, 
 
 
 def test_audit_events_for_a_charge_show_the_refund_status_change(owner, owner_api, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
     response = owner_api.get(f"/api/v1/audit-events?object=charge:{paid_charge.pk}")
     assert response.status_code == 200
     events = response.json()["items"]

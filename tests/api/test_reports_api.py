@@ -3,7 +3,7 @@
 import csv
 import io
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import CreditNote, Refund
 
@@ -27,7 +27,7 @@ def test_refunds_report_figures_equal_the_sums_of_refund_rows(org, owner, api_cl
 
 
 def test_refunds_report_date_range_excludes_other_days(org, owner, api_client, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=100)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=100)
     body = api_client(owner).get("/api/v1/reports/refunds?from=2001-01-01&to=2001-12-31").json()
     assert body["per_month"] == [] and body["per_origin"] == []
     bad = api_client(owner).get("/api/v1/reports/refunds?from=2002-01-01&to=2001-01-01")
@@ -57,15 +57,15 @@ def test_csv_export_neutralises_spreadsheet_formulas(org, owner, api_client, mak
 
 
 def test_refund_csv_lists_each_refund_once(org, owner, api_client, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=100)
-    services.refund_create(membership=owner, charge=paid_charge, amount=200)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=100)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=200)
     rows = list(csv.DictReader(io.StringIO(_content(api_client(owner).get("/api/v1/exports/refunds.csv")))))
     assert sorted(int(r["amount"]) for r in rows) == [100, 200]
     assert {r["invoice"] for r in rows} == {paid_charge.invoice.number}
 
 
 def test_refund_csv_keeps_to_the_date_range(org, owner, api_client, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=100)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=100)
     client = api_client(owner)
     today = Refund.objects.get(charge=paid_charge).created_at.date().isoformat()
 

@@ -3,6 +3,7 @@
 import pytest
 
 from api_calls import assert_error, post
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Refund
 from flexbill.stripe_gateway.client import gateway_for
@@ -13,7 +14,7 @@ def theirs(make_org, make_member, make_paid_charge):
     """Another organization's charge, with one partial refund."""
     other = make_org()
     charge = make_paid_charge(other, amount=6000)
-    refund = services.refund_create(membership=make_member(other, "owner"), charge=charge, amount=1000)
+    refund = services.refund_create(actor=Actor.for_membership(make_member(other, "owner")), charge=charge, amount=1000)
     return {"charge": Charge.objects.get(pk=charge.pk), "refund": refund, "invoice": charge.invoice}
 
 

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import SYSTEM
 from flexbill.outgoing.models import WebhookDelivery, WebhookEndpoint
 from flexbill.outgoing.services import webhook_endpoint_create
 from outgoing_urls import INTERNAL_URLS, MALFORMED_URLS, PUBLIC_URLS
@@ -21,7 +22,7 @@ def api(api_client, owner):
 
 @pytest.fixture
 def endpoint(org):
-    return webhook_endpoint_create(organization=org, url=URL)
+    return webhook_endpoint_create(organization=org, url=URL, actor=SYSTEM)
 
 
 def post(api, body):
@@ -100,7 +101,7 @@ def test_resending_to_a_paused_endpoint_is_a_conflict(api, endpoint):
 
 
 def test_another_organizations_endpoint_is_not_found_and_does_not_change(api, make_org):
-    theirs = webhook_endpoint_create(organization=make_org(), url=URL)
+    theirs = webhook_endpoint_create(organization=make_org(), url=URL, actor=SYSTEM)
     assert patch(api, theirs.pk, {"active": False}).status_code == 404
     assert api.delete(f"/api/v1/webhook-endpoints/{theirs.pk}").status_code == 404
     assert api.delete("/api/v1/webhook-endpoints/999999").status_code == 404

@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Refund
 from flexbill.billing.services.approvals import refund_approve, refund_reject
@@ -24,11 +25,11 @@ SCHEMA_DIR = Path(events.__file__).parent / "schema"
 
 
 def approve(*, membership, refund):
-    refund_approve(membership=membership, refund=refund)
+    refund_approve(actor=Actor.for_membership(membership), refund=refund)
 
 
 def reject(*, membership, refund):
-    refund_reject(membership=membership, refund=refund, reason="Not this month")
+    refund_reject(actor=Actor.for_membership(membership), refund=refund, reason="Not this month")
 
 
 SHAPES_DIR = Path(__file__).parent / "event_shapes"
@@ -50,10 +51,12 @@ def delivered(org, owner, make_member, make_paid_charge, settings, django_captur
     settings.FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = 0
     receiver = Receiver()
     try:
-        webhook_endpoint_create(organization=org, url=receiver.url)
+        webhook_endpoint_create(organization=org, url=receiver.url, actor=SYSTEM)
         charge = make_paid_charge(org, amount=8000)
         with django_capture_on_commit_callbacks(execute=True):
-            refund = services.refund_create(membership=owner, charge=charge, amount=3000)  # created, succeeded
+            refund = services.refund_create(
+                actor=Actor.for_membership(owner), charge=charge, amount=3000
+            )  # created, succeeded
         stripe_refund_set_status(org, refund.stripe_refund_id, "failed")
         with django_capture_on_commit_callbacks(execute=True):
             reconcile_organization(org)  # failed
@@ -68,7 +71,9 @@ def delivered(org, owner, make_member, make_paid_charge, settings, django_captur
         big = make_paid_charge(org, amount=9000)
         for decide in (approve, reject):
             with django_capture_on_commit_callbacks(execute=True):
-                waiting = services.refund_create(membership=owner, charge=big, amount=2000)  # awaiting approval
+                waiting = services.refund_create(
+                    actor=Actor.for_membership(owner), charge=big, amount=2000
+                )  # awaiting approval
             with django_capture_on_commit_callbacks(execute=True):
                 decide(membership=approver, refund=waiting)  # approved (then sent), or rejected
         yield [(headers, json.loads(body)) for headers, body in receiver.requests]

@@ -5,6 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -13,8 +14,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def test_refunds_report_draws_its_charts_for_a_seeded_refund(org, make_member, make_paid_charge, sign_in, shot):
     owner = make_member(org, "owner")
     charge = make_paid_charge(org, amount=12000)
-    services.refund_create(membership=owner, charge=charge, amount=4500, reason="duplicate")
-    services.refund_create(membership=owner, charge=charge, amount=1500)
+    services.refund_create(actor=Actor.for_membership(owner), charge=charge, amount=4500, reason="duplicate")
+    services.refund_create(actor=Actor.for_membership(owner), charge=charge, amount=1500)
     page = sign_in(owner)
 
     page.get_by_role("link", name="Reports").click()

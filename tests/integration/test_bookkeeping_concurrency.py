@@ -4,7 +4,7 @@ database transactions."""
 
 import pytest
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import CreditNote, Invoice
 from flexbill.billing.refusals import RefundRefused, Refusal
@@ -21,7 +21,11 @@ def test_concurrent_credit_notes_never_record_more_returned_than_was_paid(org, o
 
     results = run_together(
         lambda: services.credit_note_create(
-            membership=owner, invoice=invoice, amount=2000, reason="Returned", refund_method="bank_transfer"
+            actor=Actor.for_membership(owner),
+            invoice=invoice,
+            amount=2000,
+            reason="Returned",
+            refund_method="bank_transfer",
         )
     )
 

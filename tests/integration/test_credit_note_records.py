@@ -6,6 +6,7 @@ import datetime
 import pytest
 
 from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import CreditNote
 from flexbill.billing.refusals import RefundRefused, Refusal
@@ -18,7 +19,9 @@ def note_events(note) -> list[tuple]:
 
 
 def credit(owner, invoice, amount=1000, reason="Goodwill", **fields):
-    return services.credit_note_create(membership=owner, invoice=invoice, amount=amount, reason=reason, **fields)
+    return services.credit_note_create(
+        actor=Actor.for_membership(owner), invoice=invoice, amount=amount, reason=reason, **fields
+    )
 
 
 @pytest.mark.parametrize(
@@ -109,7 +112,7 @@ def test_money_returned_beyond_what_was_paid_is_refused_saying_what_may_still_be
         customer, _ = make_customer(org)
         invoice = make_invoice(org, customer)
     elif before == "all_returned":
-        services.refund_create(membership=owner, charge=paid_charge)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
     else:
         credit(owner, invoice, amount=4000, refund_method="cash")
     count = CreditNote.objects.count()
@@ -168,7 +171,7 @@ def test_a_credit_note_without_money_returned_has_no_refund_date(owner, paid_cha
 
 def test_the_credit_note_a_refund_asked_for_names_the_refund_and_is_audited(owner, paid_charge):
     refund = services.refund_create(
-        membership=owner, charge=paid_charge, amount=2500, reason="duplicate", credit_note=True
+        actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, reason="duplicate", credit_note=True
     )
 
     note = CreditNote.objects.get(refund=refund)
@@ -190,8 +193,12 @@ def test_the_credit_note_a_refund_asked_for_names_the_refund_and_is_audited(owne
 def test_the_credit_note_a_refund_asked_for_credits_only_what_is_left_down_to_the_last_minor_unit(owner, paid_charge):
     credit(owner, paid_charge.invoice, amount=9999)
 
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=2500, credit_note=True)
-    nothing_left = services.refund_create(membership=owner, charge=paid_charge, amount=2500, credit_note=True)
+    refund = services.refund_create(
+        actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, credit_note=True
+    )
+    nothing_left = services.refund_create(
+        actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, credit_note=True
+    )
 
     assert CreditNote.objects.get(refund=refund).amount == 1
     assert not CreditNote.objects.filter(refund=nothing_left).exists()  # never a credit note of nothing

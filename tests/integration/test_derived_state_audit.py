@@ -4,6 +4,7 @@ amounts changed, saying what it was and what it became, linked to the invoice, w
 import pytest
 
 from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Invoice
 from flexbill.billing.refusals import RefundRefused, Refusal
@@ -26,7 +27,7 @@ def last_event_id() -> int:
 def test_a_partial_refund_audits_the_charge_and_invoice_amounts_it_changed_and_nothing_else(owner, paid_charge):
     start = last_event_id()
 
-    services.refund_create(membership=owner, charge=paid_charge, amount=4000)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=4000)
 
     # Reserving the 4000 changed neither status nor amount refunded: no charge event until Stripe confirmed it.
     assert derived_trail(paid_charge.invoice_id, start) == [
@@ -53,7 +54,7 @@ def test_marking_a_charge_refunded_audits_the_charge_and_invoice_with_the_reason
 ):
     start = last_event_id()
 
-    services.charge_mark_refunded(membership=owner, charge=paid_charge, via=via)
+    services.charge_mark_refunded(actor=Actor.for_membership(owner), charge=paid_charge, via=via)
 
     message = "Marked refunded, no money moved."
     trail = derived_trail(paid_charge.invoice_id, start)
@@ -86,7 +87,11 @@ def test_money_returned_by_credit_note_audits_the_invoice_amount_refunded_it_cha
     start = last_event_id()
 
     services.credit_note_create(
-        membership=owner, invoice=paid_charge.invoice, amount=3000, reason="Goodwill", refund_method="bank_transfer"
+        actor=Actor.for_membership(owner),
+        invoice=paid_charge.invoice,
+        amount=3000,
+        reason="Goodwill",
+        refund_method="bank_transfer",
     )
 
     assert derived_trail(paid_charge.invoice_id, start) == [
@@ -107,7 +112,9 @@ def test_a_credit_note_leaves_a_draft_or_voided_invoice_as_it_is(org, owner, mak
     Invoice.objects.filter(pk=invoice.pk).update(status=status)
     start = last_event_id()
 
-    services.credit_note_create(membership=owner, invoice=invoice, amount=1000, reason="Price agreed lower")
+    services.credit_note_create(
+        actor=Actor.for_membership(owner), invoice=invoice, amount=1000, reason="Price agreed lower"
+    )
 
     assert Invoice.objects.get(pk=invoice.pk).status == status
     assert derived_trail(invoice.pk, start) == []
@@ -115,16 +122,22 @@ def test_a_credit_note_leaves_a_draft_or_voided_invoice_as_it_is(org, owner, mak
 
 def test_marking_refunded_is_refused_when_a_credit_note_already_recorded_the_money_as_returned(owner, paid_charge):
     services.credit_note_create(
-        membership=owner, invoice=paid_charge.invoice, amount=1, reason="Cash back", refund_method="cash"
+        actor=Actor.for_membership(owner),
+        invoice=paid_charge.invoice,
+        amount=1,
+        reason="Cash back",
+        refund_method="cash",
     )
 
     with pytest.raises(RefundRefused) as refused:
-        services.charge_mark_refunded(membership=owner, charge=paid_charge, via="status")
+        services.charge_mark_refunded(actor=Actor.for_membership(owner), charge=paid_charge, via="status")
 
     assert refused.value.refusal is Refusal.REFUNDS_EXCEED_PAID
 
 
 def test_marking_refunded_without_its_permission_is_refused_with_the_permission_sentence(org, make_member, paid_charge):
     with pytest.raises(PermissionDenied) as refused:
-        services.charge_mark_refunded(membership=make_member(org, "member"), charge=paid_charge, via="delete")
+        services.charge_mark_refunded(
+            actor=Actor.for_membership(make_member(org, "member")), charge=paid_charge, via="delete"
+        )
     assert refused.value.detail == Refusal.PERMISSION_DENIED.sentence

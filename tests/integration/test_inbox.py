@@ -270,7 +270,9 @@ def test_refunds_first_seen_in_stripe_are_emailed_and_announced_once(
 ):
     # The batch inserts refunds, audit and outbox events in bulk: e-mails and outgoing webhooks go out, once each.
     settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = True
-    webhook_endpoint_create(organization=org, url="http://127.0.0.1:9/hook", event_types=["refund.succeeded"])
+    webhook_endpoint_create(
+        organization=org, url="http://127.0.0.1:9/hook", event_types=["refund.succeeded"], actor=SYSTEM
+    )
     charges = [make_paid_charge(org, amount=5000) for _ in range(2)]
     refund_ids = [stripe_refund_directly(org, charge_id=c.stripe_charge_id, amount=2000) for c in charges]
     client = Client()

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flexbill.audit.models import AuditEvent
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import rules, services
 from flexbill.billing.models import Charge, CreditNote, Invoice, Refund
 from flexbill.billing.refusals import RefundRefused, Refusal
@@ -34,7 +34,7 @@ def state(invoice) -> tuple:
 
 def returned(owner, invoice, amount, method="bank_transfer"):
     return services.credit_note_create(
-        membership=owner, invoice=invoice, amount=amount, reason="Returned", refund_method=method
+        actor=Actor.for_membership(owner), invoice=invoice, amount=amount, reason="Returned", refund_method=method
     )
 
 
@@ -45,7 +45,7 @@ def assert_within_paid(invoice):
 
 
 def test_full_stripe_refund_then_money_returned_by_credit_note_is_refused(owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
     before = state(paid_charge.invoice)
 
     with pytest.raises(RefundRefused) as refused:
@@ -58,7 +58,7 @@ def test_full_stripe_refund_then_money_returned_by_credit_note_is_refused(owner,
 
 @pytest.mark.parametrize("via", ["status", "delete"])
 def test_charge_marked_refunded_then_money_returned_by_credit_note_is_refused(owner, paid_charge, via):
-    services.charge_mark_refunded(membership=owner, charge=paid_charge, via=via)
+    services.charge_mark_refunded(actor=Actor.for_membership(owner), charge=paid_charge, via=via)
     invoice = assert_within_paid(paid_charge.invoice)
     assert (invoice.status, invoice.amount_refunded) == ("refunded", 10000)
     before = state(invoice)
@@ -95,20 +95,24 @@ def test_money_returned_twice_for_one_payment_is_refused_the_second_time(org, ow
 
 
 def test_credit_note_without_money_returned_follows_only_the_invoice_total(owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge)
-    services.credit_note_create(membership=owner, invoice=paid_charge.invoice, amount=10000, reason="Credit only")
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
+    services.credit_note_create(
+        actor=Actor.for_membership(owner), invoice=paid_charge.invoice, amount=10000, reason="Credit only"
+    )
     assert assert_within_paid(paid_charge.invoice).amount_refunded == 10000
     with pytest.raises(FlexbillError) as refused:
-        services.credit_note_create(membership=owner, invoice=paid_charge.invoice, amount=1, reason="Credit only")
+        services.credit_note_create(
+            actor=Actor.for_membership(owner), invoice=paid_charge.invoice, amount=1, reason="Credit only"
+        )
     assert refused.value.code == "amount_too_large"
 
 
 def test_refund_through_stripe_is_refused_for_money_already_recorded_as_returned(owner, paid_charge):
     returned(owner, paid_charge.invoice, 7000)
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=reload(paid_charge), amount=3001)
+        services.refund_create(actor=Actor.for_membership(owner), charge=reload(paid_charge), amount=3001)
     assert refused.value.refusal is Refusal.REFUNDS_EXCEED_PAID
-    refund = services.refund_create(membership=owner, charge=reload(paid_charge))
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=reload(paid_charge))
     assert refund.amount == 3000  # all that remains defaults to what the invoice may still refund
     invoice = assert_within_paid(paid_charge.invoice)
     assert invoice.amount_refunded == 10000
@@ -161,7 +165,7 @@ def apply(operation, *, org, owner, invoice, method):
     elif kind == "credit_note":
         amount, with_money = args
         services.credit_note_create(
-            membership=owner,
+            actor=Actor.for_membership(owner),
             invoice=invoice,
             amount=amount,
             reason="Sequence",
@@ -170,9 +174,9 @@ def apply(operation, *, org, owner, invoice, method):
     elif charges:
         charge = charges[args[0] % len(charges)]
         if kind == "refund":
-            services.refund_create(membership=owner, charge=charge, amount=args[1])
+            services.refund_create(actor=Actor.for_membership(owner), charge=charge, amount=args[1])
         elif kind == "mark":
-            services.charge_mark_refunded(membership=owner, charge=charge, via=args[1])
+            services.charge_mark_refunded(actor=Actor.for_membership(owner), charge=charge, via=args[1])
         elif charge.stripe_charge_id:  # refund_in_stripe: what Stripe allows, flexbill must record
             left = charge.amount - charge.amount_refunded
             if left:

@@ -8,7 +8,7 @@ from email.parser import BytesParser
 import pytest
 from django.db import connection
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Invoice
 from flexbill.notifications.models import RefundNotification
@@ -61,7 +61,7 @@ def refund_with_names(make_org, make_member, django_capture_on_commit_callbacks)
         invoice.refresh_from_db()
         charge = services.charge_create_stripe(invoice=invoice, payment_method_id=method.pk, actor=SYSTEM)
         with django_capture_on_commit_callbacks(execute=True):
-            return services.refund_create(membership=owner, charge=charge, amount=2500)
+            return services.refund_create(actor=Actor.for_membership(owner), charge=charge, amount=2500)
 
     return make
 

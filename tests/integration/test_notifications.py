@@ -1,5 +1,6 @@
 """Refund emails (issue: beyond the refund button): once per refund, per-organization switch, admins on failure."""
 
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.choices import RefundOrigin
 from flexbill.notifications.models import RefundNotification
@@ -8,7 +9,7 @@ from flexbill.notifications.services import refund_notify
 
 def _refund(owner, charge, amount, capture):
     with capture(execute=True):
-        return services.refund_create(membership=owner, charge=charge, amount=amount)
+        return services.refund_create(actor=Actor.for_membership(owner), charge=charge, amount=amount)
 
 
 def test_customer_is_emailed_once_when_a_refund_succeeds(
@@ -71,9 +72,11 @@ def test_customer_email_shows_the_staff_note_of_a_refund_made_in_flexbill_only(
     org, owner, paid_charge, mailoutbox, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.refund_create(membership=owner, charge=paid_charge, amount=1000, note="Sorry for the double booking")
+        services.refund_create(
+            actor=Actor.for_membership(owner), charge=paid_charge, amount=1000, note="Sorry for the double booking"
+        )
     with django_capture_on_commit_callbacks(execute=False):
-        from_stripe = services.refund_create(membership=owner, charge=paid_charge, amount=500)
+        from_stripe = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=500)
     from_stripe.origin, from_stripe.note = RefundOrigin.STRIPE, "Internal: seen in the Stripe dashboard"
     from_stripe.save()
 

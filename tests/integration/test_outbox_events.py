@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge
 from flexbill.billing.refusals import RefundRefused
@@ -32,7 +33,7 @@ def event_types() -> list[str]:
 def test_a_refused_refund_writes_no_outbox_event(org, owner, paid_charge):
     before = event_types()
     with pytest.raises(RefundRefused):
-        services.refund_create(membership=owner, charge=paid_charge, amount=paid_charge.amount + 1)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=paid_charge.amount + 1)
     assert event_types() == before
 
 
@@ -42,7 +43,7 @@ def test_a_refund_stripe_refuses_is_announced_as_created_then_canceled(org, owne
     before = len(event_types())
 
     with pytest.raises(StripeFailed):
-        services.refund_create(membership=owner, charge=paid_charge, amount=1000)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=1000)
 
     assert event_types()[before:] == ["refund.created", "refund.canceled"]
     canceled = OutboxEvent.objects.get(type="refund.canceled").payload["data"]
@@ -86,8 +87,8 @@ def test_a_mail_server_that_is_down_delays_the_email_only_and_it_is_sent_once_wh
     settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = True
     receiver = Receiver()
     try:
-        webhook_endpoint_create(organization=org, url=receiver.url, event_types=["refund.succeeded"])
-        services.refund_create(membership=owner, charge=paid_charge, amount=1000)
+        webhook_endpoint_create(organization=org, url=receiver.url, event_types=["refund.succeeded"], actor=SYSTEM)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=1000)
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", 9, False  # nothing listens
 
@@ -114,7 +115,9 @@ def test_rows_still_waiting_in_a_slow_batch_keep_their_lease(org, owner, make_pa
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     settings.FLEXBILL_OUTBOX_LEASE_SECONDS = 2
     for _ in range(2):
-        services.refund_create(membership=owner, charge=make_paid_charge(org, amount=3000), amount=1000)
+        services.refund_create(
+            actor=Actor.for_membership(owner), charge=make_paid_charge(org, amount=3000), amount=1000
+        )
     taken_again = []
     with time_machine.travel(timezone.now(), tick=False) as clock:
 

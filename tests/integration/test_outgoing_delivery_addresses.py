@@ -11,6 +11,7 @@ import ssl
 import pytest
 import trustme
 
+from flexbill.audit.services import SYSTEM
 from flexbill.outgoing import destinations, services, transport
 from flexbill.outgoing.models import WebhookDelivery
 from flexbill.outgoing.services import webhook_deliver, webhook_endpoint_create
@@ -51,7 +52,7 @@ def test_delivery_connects_to_the_vetted_address_and_names_the_host_in_the_host_
     try:
         fake_dns["receiver.test"] = ["127.0.0.1"]
         endpoint = webhook_endpoint_create(
-            organization=org, url=f"http://receiver.test:{receiver.port}/in/caf\u00e9?x=1"
+            organization=org, url=f"http://receiver.test:{receiver.port}/in/caf\u00e9?x=1", actor=SYSTEM
         )
         delivery = a_delivery(endpoint)
 
@@ -69,7 +70,7 @@ def test_delivery_connects_to_the_vetted_address_and_names_the_host_in_the_host_
 @pytest.mark.parametrize("at_delivery", [["127.0.0.1"], [PUBLIC, "127.0.0.1"]], ids=["loopback", "one-of-several"])
 def test_a_name_that_resolves_inside_at_delivery_is_not_connected_to(org, fake_dns, counter, at_delivery):
     fake_dns["rebind.test"] = [PUBLIC]
-    endpoint = webhook_endpoint_create(organization=org, url=f"https://rebind.test:{counter.port}/hook")
+    endpoint = webhook_endpoint_create(organization=org, url=f"https://rebind.test:{counter.port}/hook", actor=SYSTEM)
     fake_dns["rebind.test"] = at_delivery  # the name now leads inside: DNS rebinding
     delivery = a_delivery(endpoint)
 
@@ -82,7 +83,7 @@ def test_a_name_that_resolves_inside_at_delivery_is_not_connected_to(org, fake_d
 
 
 def test_a_stored_internal_url_is_refused_at_delivery_even_if_registration_was_bypassed(org, counter):
-    endpoint = webhook_endpoint_create(organization=org, url="https://public.test/hook")
+    endpoint = webhook_endpoint_create(organization=org, url="https://public.test/hook", actor=SYSTEM)
     endpoint.url = f"https://[::ffff:127.0.0.1]:{counter.port}/"  # e.g. written before these checks existed
     endpoint.save()
     delivery = a_delivery(endpoint)
@@ -97,7 +98,7 @@ def test_redirects_are_never_followed(org, dev_http):
     target = Receiver()
     redirecting = Receiver(location=target.url)
     try:
-        endpoint = webhook_endpoint_create(organization=org, url=redirecting.url)
+        endpoint = webhook_endpoint_create(organization=org, url=redirecting.url, actor=SYSTEM)
         delivery = a_delivery(endpoint)
 
         webhook_deliver(delivery=delivery)
@@ -128,7 +129,7 @@ def test_the_delivery_log_keeps_a_short_fixed_reason_never_the_exception_text(or
     try:
         seen = {}
         for url in cases:
-            endpoint = webhook_endpoint_create(organization=org, url=url)
+            endpoint = webhook_endpoint_create(organization=org, url=url, actor=SYSTEM)
             if url == "http://gone.test/":
                 del fake_dns["gone.test"]
             delivery = a_delivery(endpoint)
@@ -143,7 +144,7 @@ def test_the_delivery_log_keeps_a_short_fixed_reason_never_the_exception_text(or
 
 def test_an_http_endpoint_is_not_delivered_to_once_the_development_switch_is_off(org, settings, counter):
     settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = True
-    endpoint = webhook_endpoint_create(organization=org, url=f"http://127.0.0.1:{counter.port}/")
+    endpoint = webhook_endpoint_create(organization=org, url=f"http://127.0.0.1:{counter.port}/", actor=SYSTEM)
     settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = False
     delivery = a_delivery(endpoint)
 

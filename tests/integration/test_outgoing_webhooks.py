@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.errors import InvalidInput
 from flexbill.outbox.models import OutboxEvent
@@ -24,10 +25,12 @@ def receiver(settings):
 def test_refund_events_reach_the_endpoint_signed_with_the_documented_scheme(
     org, owner, paid_charge, receiver, django_capture_on_commit_callbacks
 ):
-    endpoint = webhook_endpoint_create(organization=org, url=receiver.url, event_types=["refund.succeeded"])
+    endpoint = webhook_endpoint_create(
+        organization=org, url=receiver.url, event_types=["refund.succeeded"], actor=SYSTEM
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.refund_create(membership=owner, charge=paid_charge, amount=1500)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=1500)
 
     assert len(receiver.requests) == 1
     headers, body = receiver.requests[0]
@@ -44,7 +47,7 @@ def test_refund_events_reach_the_endpoint_signed_with_the_documented_scheme(
 
 
 def test_failing_receiver_is_retried_with_backoff_until_it_accepts(org, owner, paid_charge, receiver):
-    endpoint = webhook_endpoint_create(organization=org, url=receiver.url)
+    endpoint = webhook_endpoint_create(organization=org, url=receiver.url, actor=SYSTEM)
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="charge.updated", payload={"type": "x"})
     receiver.statuses = [500, 503]
 
@@ -61,7 +64,7 @@ def test_failing_receiver_is_retried_with_backoff_until_it_accepts(org, owner, p
 
 
 def test_delivery_gives_up_after_the_last_attempt(org, receiver):
-    endpoint = webhook_endpoint_create(organization=org, url=receiver.url)
+    endpoint = webhook_endpoint_create(organization=org, url=receiver.url, actor=SYSTEM)
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="charge.updated", payload={})
     receiver.statuses = [500] * 10
     for _ in range(6):
@@ -74,12 +77,12 @@ def test_delivery_gives_up_after_the_last_attempt(org, receiver):
 def test_resend_delivers_the_same_event_again_as_a_new_logged_delivery(
     org, receiver, django_capture_on_commit_callbacks
 ):
-    endpoint = webhook_endpoint_create(organization=org, url=receiver.url)
+    endpoint = webhook_endpoint_create(organization=org, url=receiver.url, actor=SYSTEM)
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="charge.updated", payload={"a": 1})
     webhook_deliver(delivery=delivery)
 
     with django_capture_on_commit_callbacks(execute=True):
-        copy = webhook_resend(delivery=delivery)
+        copy = webhook_resend(delivery=delivery, actor=SYSTEM)
 
     copy.refresh_from_db()
     assert copy.pk != delivery.pk and copy.event_id == delivery.event_id
@@ -90,4 +93,4 @@ def test_resend_delivers_the_same_event_again_as_a_new_logged_delivery(
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "not a url", "http://example.com/hook"])
 def test_endpoint_url_must_be_https(org, url):
     with pytest.raises(InvalidInput):
-        webhook_endpoint_create(organization=org, url=url)
+        webhook_endpoint_create(organization=org, url=url, actor=SYSTEM)

@@ -8,7 +8,7 @@ import stripe
 from django.utils import timezone
 
 from flexbill.audit.models import AuditEvent
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, Refund
 from flexbill.billing.services.reconcile import reconcile_organization
@@ -98,7 +98,7 @@ def test_stripe_409_for_an_idempotency_key_in_use_is_not_taken_as_a_refusal():
 
 
 def test_a_refund_stripe_made_is_recorded_even_if_its_request_was_released_meanwhile(org, owner, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=1000)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=1000)
     stripe_refund = gateway_for(org).refunds_for_charge(paid_charge.stripe_charge_id)[0]
     Refund.objects.filter(pk=refund.pk).delete()  # as another attempt's release would
     services.charge_refresh(charge=Charge.objects.get(pk=paid_charge.pk), actor=SYSTEM)
@@ -114,7 +114,7 @@ def test_a_refund_stripe_made_is_recorded_even_if_its_request_was_released_meanw
 
 
 def test_an_older_read_of_stripe_never_turns_a_refund_status_back(org, owner, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
     info = gateway_for(org).refunds_for_charge(paid_charge.stripe_charge_id)[0]
     failed = RefundInfo(**{**info.__dict__, "status": "failed", "failure_reason": "lost_or_stolen_card"})
     earlier, later = timezone.now() - timedelta(seconds=30), timezone.now()

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Refund
 from flexbill.billing.services.reconcile import reconcile_organization
@@ -85,7 +85,7 @@ def test_reconcile_catches_a_full_refund_in_stripe_and_refunds_the_charge_and_in
 
 
 def test_reconcile_applies_a_refund_failure_webhooks_missed(org, owner, paid_charge):
-    issued = services.refund_create(membership=owner, charge=paid_charge, amount=paid_charge.amount)
+    issued = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=paid_charge.amount)
     assert fresh(paid_charge).status == "refunded"
     stripe_refund_set_status(org, issued.stripe_refund_id, "failed")
 

@@ -37,12 +37,12 @@ def team(org, owner, make_member):
     """owner, admin and a clerk (may refund, may not approve), with approvals from 50.00 on."""
     admin = make_member(org, "admin")
     clerk = make_member(org, "clerk")
-    organization_preferences_update(membership=owner, actor=Actor.for_user(owner.user), refund_approval_threshold=5000)
+    organization_preferences_update(actor=Actor.for_membership(owner), refund_approval_threshold=5000)
     return owner, admin, clerk
 
 
 def waiting_refund(clerk, charge, amount=8000) -> Refund:
-    refund = services.refund_create(membership=clerk, charge=charge, amount=amount)
+    refund = services.refund_create(actor=Actor.for_membership(clerk), charge=charge, amount=amount)
     assert refund.status == "awaiting_approval"
     return refund
 
@@ -58,7 +58,7 @@ def test_two_approvers_at_once_make_exactly_one_approval_and_one_stripe_refund(t
     def approve_as_next():
         with pick:
             approver = next(approvers)
-        return refund_approve(membership=approver, refund=refund)
+        return refund_approve(actor=Actor.for_membership(approver), refund=refund)
 
     results = run_together(approve_as_next, n=2)
 
@@ -78,8 +78,8 @@ def test_approve_and_reject_at_once_leave_one_decision(team, paid_charge):
     refund = waiting_refund(clerk, paid_charge)
     turns = itertools.cycle(
         [
-            lambda: refund_approve(membership=owner, refund=refund),
-            lambda: refund_reject(membership=admin, refund=refund, reason="No"),
+            lambda: refund_approve(actor=Actor.for_membership(owner), refund=refund),
+            lambda: refund_reject(actor=Actor.for_membership(admin), refund=refund, reason="No"),
         ]
     )
     pick = threading.Lock()
@@ -140,7 +140,7 @@ def test_approving_an_expired_refund_is_refused_and_expires_it(team, paid_charge
     refund = waiting_refund(clerk, paid_charge)
 
     with pytest.raises(RefundRefused) as refused:
-        refund_approve(membership=owner, refund=refund, now=timezone.now() + timedelta(days=8))
+        refund_approve(actor=Actor.for_membership(owner), refund=refund, now=timezone.now() + timedelta(days=8))
 
     assert (refused.value.refusal, refused.value.status) == (Refusal.APPROVAL_EXPIRED, 409)
     assert fresh(refund).status == "canceled"
@@ -169,7 +169,7 @@ def test_approvers_other_than_the_requester_are_emailed_when_a_refund_waits(
     owner, admin, clerk = team
     make_member(paid_charge.organization, "member")
     with django_capture_on_commit_callbacks(execute=True):
-        refund = services.refund_create(membership=admin, charge=paid_charge, amount=6000)
+        refund = services.refund_create(actor=Actor.for_membership(admin), charge=paid_charge, amount=6000)
 
     assert len(mailoutbox) == 1
     email = mailoutbox[0]
@@ -193,13 +193,14 @@ def test_approval_events_reach_outgoing_webhooks(
             organization=paid_charge.organization,
             url=receiver.url,
             event_types=["refund.awaiting_approval", "refund.approved", "refund.rejected"],
+            actor=SYSTEM,
         )
         other = make_paid_charge(paid_charge.organization)
         with django_capture_on_commit_callbacks(execute=True):
             approved = waiting_refund(clerk, paid_charge)
-            refund_approve(membership=admin, refund=approved)
+            refund_approve(actor=Actor.for_membership(admin), refund=approved)
             rejected = waiting_refund(clerk, other)
-            refund_reject(membership=owner, refund=rejected, reason="Duplicate request")
+            refund_reject(actor=Actor.for_membership(owner), refund=rejected, reason="Duplicate request")
         events = [json.loads(body) for _, body in receiver.requests]
     finally:
         receiver.close()
@@ -218,10 +219,10 @@ def test_waiting_and_approved_refunds_keep_invoice_figures_within_paid(team, pai
     owner, _, clerk = team
     refund = waiting_refund(clerk, paid_charge, amount=10000)
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=fresh(paid_charge), amount=1)
+        services.refund_create(actor=Actor.for_membership(owner), charge=fresh(paid_charge), amount=1)
     assert refused.value.refusal is Refusal.ALREADY_REFUNDED
 
-    refund_approve(membership=owner, refund=refund)
+    refund_approve(actor=Actor.for_membership(owner), refund=refund)
 
     charge = Charge.objects.select_related("invoice").get(pk=paid_charge.pk)
     assert (charge.status, charge.invoice.status, charge.invoice.amount_refunded) == ("refunded", "refunded", 10000)

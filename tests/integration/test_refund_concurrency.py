@@ -3,6 +3,7 @@ Idempotency-Key gives one refund, however many requests carry it. Real threads, 
 
 import pytest
 
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, Refund
 from flexbill.billing.refusals import RefundRefused, Refusal
@@ -17,7 +18,9 @@ def stripe_refunds(charge) -> dict[str, int]:
 
 
 def test_concurrent_refunds_never_exceed_the_charge(owner, paid_charge):
-    results = run_together(lambda: services.refund_create(membership=owner, charge=paid_charge, amount=4000))
+    results = run_together(
+        lambda: services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=4000)
+    )
 
     refunds = [r for r in results if isinstance(r, Refund)]
     refused = [r for r in results if not isinstance(r, Refund)]
@@ -32,7 +35,7 @@ def test_concurrent_refunds_never_exceed_the_charge(owner, paid_charge):
 
 
 def test_concurrent_full_refunds_refund_once(owner, paid_charge):
-    results = run_together(lambda: services.refund_create(membership=owner, charge=paid_charge))
+    results = run_together(lambda: services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge))
 
     refunds = [r for r in results if isinstance(r, Refund)]
     assert len(refunds) == 1
@@ -45,7 +48,9 @@ def test_concurrent_full_refunds_refund_once(owner, paid_charge):
 
 def test_same_idempotency_key_from_several_threads_gives_exactly_one_refund(owner, paid_charge):
     results = run_together(
-        lambda: services.refund_create(membership=owner, charge=paid_charge, amount=4000, idempotency_key="key-1")
+        lambda: services.refund_create(
+            actor=Actor.for_membership(owner), charge=paid_charge, amount=4000, idempotency_key="key-1"
+        )
     )
 
     assert all(isinstance(r, Refund) for r in results), results
@@ -62,7 +67,9 @@ def test_same_idempotency_key_for_a_full_refund_from_several_threads_answers_eve
     # A full refund leaves nothing for the requests that waited on the lock: they must still get the refund
     # their key made, not a refusal.
     results = run_together(
-        lambda: services.refund_create(membership=owner, charge=paid_charge, idempotency_key="full-key")
+        lambda: services.refund_create(
+            actor=Actor.for_membership(owner), charge=paid_charge, idempotency_key="full-key"
+        )
     )
 
     assert all(isinstance(r, Refund) for r in results), results

@@ -4,7 +4,7 @@ state and reconcile), never by setting a status by hand: e-mails, requested cred
 import pytest
 from django.core import mail
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Invoice, Refund
 from flexbill.billing.services.reconcile import reconcile_organization
@@ -36,7 +36,7 @@ def test_a_refund_that_fails_in_stripe_emails_the_billing_admins_once_through_re
     clerk = make_member(org, "clerk")
     make_member(org, "member")  # may only look: hears nothing
     with django_capture_on_commit_callbacks(execute=True):
-        refund = services.refund_create(membership=owner, charge=paid_charge, amount=3000)
+        refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=3000)
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]  # the customer hears of the success
 
     stripe_refund_set_status(org, refund.stripe_refund_id, "failed")
@@ -78,7 +78,7 @@ def test_a_refund_that_asked_for_a_credit_note_issues_it_once_when_stripe_report
 
 
 def test_a_pending_refund_in_stripe_stays_reserved_and_is_not_counted_as_refunded(org, owner, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=4000)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=4000)
     stripe_refund_set_status(org, refund.stripe_refund_id, "pending")
 
     reconcile_organization(org)
@@ -87,15 +87,15 @@ def test_a_pending_refund_in_stripe_stays_reserved_and_is_not_counted_as_refunde
     assert (fresh(refund).status, charge.amount_refunded, charge.amount_reserved) == ("pending", 0, 4000)
     assert charge.refundable_amount == paid_charge.amount - 4000
     with pytest.raises(Exception):  # noqa: B017 - the reservation is what refuses: any refusal type will do
-        services.refund_create(membership=owner, charge=charge, amount=paid_charge.amount - 3999)
+        services.refund_create(actor=Actor.for_membership(owner), charge=charge, amount=paid_charge.amount - 3999)
 
 
 def test_amount_paid_stays_what_was_paid_after_a_partial_refund_and_after_a_mark(org, owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=1500)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=1500)
     invoice = fresh(paid_charge.invoice)
     assert (invoice.amount_paid, invoice.amount_refunded, invoice.status) == (paid_charge.amount, 1500, "paid")
 
-    services.charge_mark_refunded(membership=owner, charge=fresh(paid_charge), via="status")
+    services.charge_mark_refunded(actor=Actor.for_membership(owner), charge=fresh(paid_charge), via="status")
 
     invoice = fresh(paid_charge.invoice)
     assert (invoice.amount_paid, invoice.status) == (paid_charge.amount, "refunded")
@@ -104,7 +104,7 @@ def test_amount_paid_stays_what_was_paid_after_a_partial_refund_and_after_a_mark
 
 
 def test_a_refund_status_flexbill_does_not_know_is_held_as_pending_never_as_refunded(org, owner, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=4000)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=4000)
     stripe_refund_set_status(org, refund.stripe_refund_id, "some_future_status")
 
     reconcile_organization(org)

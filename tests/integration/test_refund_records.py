@@ -46,7 +46,7 @@ def requested_state(refund, **changes) -> dict:
 )
 def test_a_refund_with_bad_input_is_refused_with_its_code_and_sentence(owner, paid_charge, fields, code, detail):
     with pytest.raises(InvalidInput) as refused:
-        services.refund_create(membership=owner, charge=paid_charge, amount=100, **fields)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=100, **fields)
 
     assert (refused.value.code, refused.value.detail) == (code, detail)
     assert not Refund.objects.exists()
@@ -54,14 +54,16 @@ def test_a_refund_with_bad_input_is_refused_with_its_code_and_sentence(owner, pa
 
 @pytest.mark.parametrize(("note", "key"), [(" " + "N" * 1000 + " ", "K" * 255), (None, "K")])
 def test_a_note_of_1000_characters_and_keys_of_1_to_255_are_taken_and_the_note_trimmed(owner, paid_charge, note, key):
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=100, note=note, idempotency_key=key)
+    refund = services.refund_create(
+        actor=Actor.for_membership(owner), charge=paid_charge, amount=100, note=note, idempotency_key=key
+    )
     stored = Refund.objects.get(pk=refund.pk)
     assert (stored.note, stored.idempotency_key) == ("N" * 1000 if note else "", key)
 
 
 def test_a_refund_is_recorded_with_what_was_asked_then_audited_as_requested_and_as_stripe_answered(owner, paid_charge):
     refund = services.refund_create(
-        membership=owner,
+        actor=Actor.for_membership(owner),
         charge=paid_charge,
         amount=2500,
         reason="duplicate",
@@ -97,7 +99,9 @@ def test_a_refund_is_recorded_with_what_was_asked_then_audited_as_requested_and_
 
 
 def test_stripe_is_told_the_amount_reason_and_the_flexbill_refund_and_invoice(org, owner, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=2500, reason="fraudulent")
+    refund = services.refund_create(
+        actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, reason="fraudulent"
+    )
 
     in_stripe = stripe_client(org).v1.refunds.retrieve(refund.stripe_refund_id)
     assert (in_stripe.amount, in_stripe.charge) == (2500, paid_charge.stripe_charge_id)
@@ -113,7 +117,7 @@ def test_a_refund_stripe_refused_says_nothing_was_changed_and_is_audited_as_reje
     settings.FLEXBILL_STRIPE_API_BASE = UNREACHABLE_STRIPE
 
     with pytest.raises(StripeFailed) as failed:
-        services.refund_create(membership=owner, charge=paid_charge, amount=3000, note="n")
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=3000, note="n")
 
     assert failed.value.code == "stripe_error"
     assert failed.value.detail.startswith("Stripe did not refund: ")
@@ -209,17 +213,26 @@ def test_a_replayed_key_with_another_request_is_refused_and_a_stale_requested_on
     )
 
     with pytest.raises(Conflict) as refused:
-        services.refund_create(membership=owner, charge=paid_charge, amount=2400, idempotency_key="k-fresh")
+        services.refund_create(
+            actor=Actor.for_membership(owner), charge=paid_charge, amount=2400, idempotency_key="k-fresh"
+        )
     assert (refused.value.code, refused.value.detail) == (
         "idempotency_key_reused",
         "This Idempotency-Key was already used with different parameters.",
     )
 
     # A replay while the first attempt may still be talking to Stripe answers with it as it stands.
-    assert services.refund_create(membership=owner, charge=paid_charge, amount=2500, idempotency_key="k-fresh") == fresh
+    assert (
+        services.refund_create(
+            actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, idempotency_key="k-fresh"
+        )
+        == fresh
+    )
     assert Refund.objects.get(pk=fresh.pk).status == "requested"
     # A replay after that settles it with Stripe.
-    services.refund_create(membership=owner, charge=paid_charge, amount=2500, idempotency_key="k-stale")
+    services.refund_create(
+        actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, idempotency_key="k-stale"
+    )
     assert Refund.objects.get(pk=stale.pk).status == "succeeded"
 
 
@@ -227,7 +240,7 @@ def test_every_event_of_a_refund_names_its_invoice_and_stripe_s_answer_is_stampe
     owner, paid_charge
 ):
     asked_at = timezone.now()
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=2500)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=2500)
 
     events = refund_events(refund)
     assert [e[0] for e in events] == ["refund.requested", "refund.succeeded"]
@@ -303,7 +316,7 @@ def test_a_replay_settles_a_requested_refund_only_once_its_first_attempt_is_sure
             org, paid_charge, idempotency_key="k", request_fingerprint=request_fingerprint(paid_charge.pk, body)
         )
         Refund.objects.filter(pk=refund.pk).update(created_at=now - in_flight_for - beyond)
-        services.refund_create(membership=owner, charge=paid_charge, amount=2500, idempotency_key="k")
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, idempotency_key="k")
     assert Refund.objects.get(pk=refund.pk).status == ("succeeded" if settled else "requested")
 
 
@@ -312,10 +325,15 @@ def test_an_idempotency_key_is_one_organizations_so_another_may_use_the_same_key
 ):
     other = make_org()
     theirs = services.refund_create(
-        membership=make_member(other, "owner"), charge=make_paid_charge(other), amount=700, idempotency_key="k-1"
+        actor=Actor.for_membership(make_member(other, "owner")),
+        charge=make_paid_charge(other),
+        amount=700,
+        idempotency_key="k-1",
     )
 
-    ours = services.refund_create(membership=owner, charge=paid_charge, amount=2500, idempotency_key="k-1")
+    ours = services.refund_create(
+        actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, idempotency_key="k-1"
+    )
 
     assert ours.pk != theirs.pk
     assert (ours.organization_id, ours.amount, ours.status) == (org.pk, 2500, "succeeded")
@@ -323,7 +341,7 @@ def test_an_idempotency_key_is_one_organizations_so_another_may_use_the_same_key
 
 def test_a_refund_in_another_currency_than_the_charges_is_refused_before_anything_is_recorded(owner, paid_charge):
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=paid_charge, amount=100, currency="eur")
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=100, currency="eur")
 
     assert refused.value.refusal is Refusal.CURRENCY_MISMATCH
     assert not Refund.objects.exists()
@@ -333,14 +351,18 @@ def test_a_refund_is_bounded_by_what_the_invoice_may_still_refund_after_money_re
     owner, paid_charge
 ):
     services.credit_note_create(
-        membership=owner, invoice=paid_charge.invoice, amount=7000, reason="Cash back", refund_method="cash"
+        actor=Actor.for_membership(owner),
+        invoice=paid_charge.invoice,
+        amount=7000,
+        reason="Cash back",
+        refund_method="cash",
     )
 
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=paid_charge, amount=3001)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=3001)
 
     assert refused.value.refusal is Refusal.REFUNDS_EXCEED_PAID
-    assert services.refund_create(membership=owner, charge=paid_charge).amount == 3000
+    assert services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge).amount == 3000
 
 
 def test_every_attempt_to_send_a_refund_carries_its_one_idempotency_key_so_stripe_refunds_it_once(
@@ -349,7 +371,7 @@ def test_every_attempt_to_send_a_refund_carries_its_one_idempotency_key_so_strip
     with recording_stripe() as (url, received):
         settings.FLEXBILL_STRIPE_API_BASE = url
         with pytest.raises(StripeFailed):
-            services.refund_create(membership=owner, charge=paid_charge, amount=1000)
+            services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=1000)
 
     refund = Refund.objects.get(charge=paid_charge)
     keys = {headers.get("Idempotency-Key") for headers in received}

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.outbox.models import OutboxEvent
 from flexbill.stripe_gateway.client import StripeGateway
@@ -67,12 +68,14 @@ def test_a_refund_request_is_one_transaction_before_stripe_and_one_after_with_bo
 ):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # the worker sends
     charge = make_paid_charge(org, amount=9000)
-    services.refund_create(membership=owner, charge=charge, amount=1000)  # an earlier refund on the same charge
+    services.refund_create(
+        actor=Actor.for_membership(owner), charge=charge, amount=1000
+    )  # an earlier refund on the same charge
     timeline.entries.clear()
     timeline.transactions = 0
 
     with CaptureQueriesContext(connection) as captured:
-        refund = services.refund_create(membership=owner, charge=charge, amount=2000)
+        refund = services.refund_create(actor=Actor.for_membership(owner), charge=charge, amount=2000)
 
     assert refund.status == "succeeded"
     before, after = timeline.split()

@@ -11,6 +11,7 @@ import stripe
 from django.utils import timezone
 
 from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Invoice, Refund
 from flexbill.billing.refusals import RefundRefused, Refusal
@@ -99,7 +100,7 @@ def services_actor():
 
 # Full and partial refunds ------------------------------------------------------------------------------------
 def test_full_refund_makes_charge_and_invoice_refunded(owner, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
 
     assert refund.status == "succeeded"
     assert refund.amount == 10000
@@ -113,7 +114,7 @@ def test_full_refund_makes_charge_and_invoice_refunded(owner, paid_charge):
 
 
 def test_partial_refund_leaves_invoice_status(owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=4000)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=4000)
 
     charge = reload(paid_charge)
     assert charge.status == "success"
@@ -125,8 +126,8 @@ def test_partial_refund_leaves_invoice_status(owner, paid_charge):
 
 
 def test_second_partial_refund_completing_the_amount_makes_the_charge_refunded(owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=4000)
-    services.refund_create(membership=owner, charge=reload(paid_charge), amount=6000)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=4000)
+    services.refund_create(actor=Actor.for_membership(owner), charge=reload(paid_charge), amount=6000)
 
     charge = reload(paid_charge)
     assert charge.status == "refunded"
@@ -135,38 +136,38 @@ def test_second_partial_refund_completing_the_amount_makes_the_charge_refunded(o
 
 
 def test_refund_amount_defaults_to_what_remains_refundable(owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=2500)
-    rest = services.refund_create(membership=owner, charge=reload(paid_charge))
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=2500)
+    rest = services.refund_create(actor=Actor.for_membership(owner), charge=reload(paid_charge))
     assert rest.amount == 7500
 
 
 def test_refund_beyond_what_remains_is_refused_and_stripe_is_not_called(owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=6000)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=6000)
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=reload(paid_charge), amount=4001)
+        services.refund_create(actor=Actor.for_membership(owner), charge=reload(paid_charge), amount=4001)
     assert refused.value.refusal is Refusal.AMOUNT_TOO_LARGE
     assert sorted(stripe_refunds(paid_charge).values()) == [6000]
     assert reload(paid_charge).amount_reserved == 6000
 
 
 def test_refund_of_a_refunded_charge_is_refused_as_already_refunded(owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=reload(paid_charge), amount=1)
+        services.refund_create(actor=Actor.for_membership(owner), charge=reload(paid_charge), amount=1)
     assert refused.value.refusal is Refusal.ALREADY_REFUNDED
     assert len(stripe_refunds(paid_charge)) == 1
 
 
 def test_stripe_holds_exactly_the_refunds_flexbill_recorded(owner, paid_charge):
     for amount in (1000, 2500, 3000):
-        services.refund_create(membership=owner, charge=reload(paid_charge), amount=amount)
+        services.refund_create(actor=Actor.for_membership(owner), charge=reload(paid_charge), amount=amount)
 
     assert stripe_refunds(paid_charge) == flexbill_refunds(paid_charge)
     assert sorted(flexbill_refunds(paid_charge).values()) == [1000, 2500, 3000]
 
 
 def test_refund_carries_its_flexbill_reference_to_stripe(owner, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=100)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=100)
     [info] = gateway_for(paid_charge.organization).refunds_for_charge(paid_charge.stripe_charge_id)
     assert info.metadata[REFUND_REFERENCE_KEY] == str(refund.reference)
 
@@ -182,7 +183,7 @@ def test_charges_recorded_from_other_systems_are_refused(org, owner, make_custom
         invoice=invoice, source=source, amount=5000, reference="INV-1", actor=services_actor()
     )
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=charge)
+        services.refund_create(actor=Actor.for_membership(owner), charge=charge)
     assert refused.value.refusal is refusal
     assert not Refund.objects.filter(charge=charge).exists()
 
@@ -192,7 +193,7 @@ def test_failed_charge_is_refused_as_not_succeeded(org, owner, make_customer, ma
     invoice = make_invoice(org, customer, total=5000)
     charge = services.charge_create_stripe(invoice=invoice, payment_method_id=method.pk, actor=services_actor())
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=reload(charge))
+        services.refund_create(actor=Actor.for_membership(owner), charge=reload(charge))
     assert refused.value.refusal is Refusal.NOT_SUCCEEDED
 
 
@@ -200,7 +201,7 @@ def test_failed_charge_is_refused_as_not_succeeded(org, owner, make_customer, ma
 @pytest.mark.parametrize("role", ["owner", "admin", "clerk"])
 def test_owners_admins_and_roles_with_refund_permission_may_refund(org, make_member, paid_charge, role):
     member = make_member(org, role)
-    refund = services.refund_create(membership=member, charge=paid_charge, amount=500)
+    refund = services.refund_create(actor=Actor.for_membership(member), charge=paid_charge, amount=500)
     assert refund.status == "succeeded"
     assert refund.created_by == member.user
     assert stripe_refunds(paid_charge) == {refund.stripe_refund_id: 500}
@@ -210,7 +211,7 @@ def test_owners_admins_and_roles_with_refund_permission_may_refund(org, make_mem
 def test_members_and_roles_without_refund_permission_are_refused(org, make_member, paid_charge, role):
     member = make_member(org, role)
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=member, charge=paid_charge, amount=500)
+        services.refund_create(actor=Actor.for_membership(member), charge=paid_charge, amount=500)
     assert refused.value.refusal is Refusal.PERMISSION_DENIED
     assert refused.value.status == 403
     assert stripe_refunds(paid_charge) == {}
@@ -223,7 +224,7 @@ def test_stripe_unreachable_leaves_everything_as_it_was(settings, owner, paid_ch
     settings.FLEXBILL_STRIPE_API_BASE = UNREACHABLE_STRIPE
 
     with pytest.raises(StripeFailed) as failed:
-        services.refund_create(membership=owner, charge=paid_charge, amount=3000)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=3000)
 
     assert failed.value.status == 502
     assert "Nothing was changed" in failed.value.detail
@@ -238,7 +239,7 @@ def test_stripe_unreachable_leaves_everything_as_it_was(settings, owner, paid_ch
 def test_stripe_timeout_leaves_the_refund_requested_with_its_amount_reserved(slow_stripe, owner, paid_charge):
     slow_stripe()
     with pytest.raises(StripeFailed) as failed:
-        services.refund_create(membership=owner, charge=paid_charge, amount=3000)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=3000)
 
     assert failed.value.code == "stripe_unconfirmed"
     refund = Refund.objects.get(charge=paid_charge)
@@ -261,9 +262,9 @@ def test_stripe_timeout_leaves_the_refund_requested_with_its_amount_reserved(slo
 def test_refund_reserved_by_a_timeout_counts_against_the_next_refund(slow_stripe, owner, paid_charge):
     slow_stripe()
     with pytest.raises(StripeFailed):
-        services.refund_create(membership=owner, charge=paid_charge, amount=3000)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=3000)
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=reload(paid_charge), amount=7001)
+        services.refund_create(actor=Actor.for_membership(owner), charge=reload(paid_charge), amount=7001)
     assert refused.value.refusal is Refusal.AMOUNT_TOO_LARGE
 
 
@@ -272,7 +273,7 @@ def test_sepa_charge_older_than_180_days_is_refused_before_stripe_is_called(owne
     Charge.objects.filter(pk=sepa_charge.pk).update(charged_at=timezone.now() - timedelta(days=181))
 
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=reload(sepa_charge))
+        services.refund_create(actor=Actor.for_membership(owner), charge=reload(sepa_charge))
 
     assert refused.value.refusal is Refusal.TOO_OLD_FOR_REFUND
     assert stripe_refunds(sepa_charge) == {}
@@ -282,7 +283,7 @@ def test_sepa_charge_older_than_180_days_is_refused_before_stripe_is_called(owne
 
 def test_sepa_charge_within_180_days_is_refunded(owner, sepa_charge):
     refund = services.refund_create(
-        membership=owner, charge=sepa_charge, now=sepa_charge.charged_at + timedelta(days=179)
+        actor=Actor.for_membership(owner), charge=sepa_charge, now=sepa_charge.charged_at + timedelta(days=179)
     )
     assert refund.status == "succeeded"
     assert stripe_refunds(sepa_charge) == {refund.stripe_refund_id: 8000}
@@ -293,7 +294,9 @@ def test_ach_charge_older_than_180_days_is_refused_before_stripe_is_called(owner
     Charge.objects.filter(pk=paid_charge.pk).update(payment_method_type="us_bank_account")
     with pytest.raises(RefundRefused) as refused:
         services.refund_create(
-            membership=owner, charge=reload(paid_charge), now=paid_charge.charged_at + timedelta(days=181)
+            actor=Actor.for_membership(owner),
+            charge=reload(paid_charge),
+            now=paid_charge.charged_at + timedelta(days=181),
         )
     assert refused.value.refusal is Refusal.TOO_OLD_FOR_REFUND
     assert stripe_refunds(paid_charge) == {}
@@ -301,13 +304,15 @@ def test_ach_charge_older_than_180_days_is_refused_before_stripe_is_called(owner
 
 def test_card_charge_older_than_180_days_is_still_refunded(owner, paid_charge):
     Charge.objects.filter(pk=paid_charge.pk).update(charged_at=timezone.now() - timedelta(days=400))
-    refund = services.refund_create(membership=owner, charge=reload(paid_charge), amount=100)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=reload(paid_charge), amount=100)
     assert refund.status == "succeeded"
 
 
 # Credit notes (docs/rules.md, rule 10) --------------------------------------------------------------------------------
 def test_refund_with_credit_note_issues_a_credit_note_for_the_refund_amount(owner, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=2500, credit_note=True)
+    refund = services.refund_create(
+        actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, credit_note=True
+    )
 
     note = CreditNote.objects.get(refund=refund)
     assert note.amount == 2500
@@ -318,10 +323,14 @@ def test_refund_with_credit_note_issues_a_credit_note_for_the_refund_amount(owne
 
 
 def test_credit_notes_for_refunds_never_exceed_the_invoice_total(owner, paid_charge):
-    services.credit_note_create(membership=owner, invoice=paid_charge.invoice, amount=9000, reason="Goodwill")
+    services.credit_note_create(
+        actor=Actor.for_membership(owner), invoice=paid_charge.invoice, amount=9000, reason="Goodwill"
+    )
 
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=2500, credit_note=True)
-    again = services.refund_create(membership=owner, charge=paid_charge, amount=2500, credit_note=True)
+    refund = services.refund_create(
+        actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, credit_note=True
+    )
+    again = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=2500, credit_note=True)
 
     assert CreditNote.objects.get(refund=refund).amount == 1000  # what was left of the 10000 invoice
     assert not CreditNote.objects.filter(refund=again).exists()
@@ -329,13 +338,13 @@ def test_credit_notes_for_refunds_never_exceed_the_invoice_total(owner, paid_cha
 
 
 def test_refund_without_credit_note_issues_none(owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=2500)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=2500)
     assert not CreditNote.objects.filter(invoice_id=paid_charge.invoice_id).exists()
 
 
 def test_credit_note_recording_money_returned_outside_stripe_counts_as_refunded(owner, paid_charge):
     note = services.credit_note_create(
-        membership=owner,
+        actor=Actor.for_membership(owner),
         invoice=paid_charge.invoice,
         amount=1500,
         reason="Refunded by bank transfer",
@@ -350,7 +359,7 @@ def test_credit_note_recording_money_returned_outside_stripe_counts_as_refunded(
 # Marking refunded without moving money (docs/rules.md, rule 8) --------------------------------------------------------
 @pytest.mark.parametrize("via", ["status", "delete"])
 def test_marking_a_charge_refunded_moves_no_money_and_is_audited_as_such(owner, paid_charge, via):
-    services.charge_mark_refunded(membership=owner, charge=paid_charge, via=via)
+    services.charge_mark_refunded(actor=Actor.for_membership(owner), charge=paid_charge, via=via)
 
     charge = reload(paid_charge)
     assert charge.status == "refunded"
@@ -366,9 +375,9 @@ def test_marking_a_charge_refunded_moves_no_money_and_is_audited_as_such(owner, 
 
 @pytest.mark.parametrize("via", ["status", "delete"])
 def test_marking_a_refunded_charge_refunded_is_refused_as_already_refunded(owner, paid_charge, via):
-    services.refund_create(membership=owner, charge=paid_charge)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
     with pytest.raises(RefundRefused) as refused:
-        services.charge_mark_refunded(membership=owner, charge=reload(paid_charge), via=via)
+        services.charge_mark_refunded(actor=Actor.for_membership(owner), charge=reload(paid_charge), via=via)
     assert refused.value.refusal is Refusal.ALREADY_REFUNDED
     assert reload(paid_charge).marked_refunded_at is None
 
@@ -376,21 +385,23 @@ def test_marking_a_refunded_charge_refunded_is_refused_as_already_refunded(owner
 @pytest.mark.parametrize("via", ["status", "delete"])
 def test_marking_refunded_needs_its_permission(org, make_member, paid_charge, via):
     with pytest.raises(PermissionDenied):
-        services.charge_mark_refunded(membership=make_member(org, "member"), charge=paid_charge, via=via)
+        services.charge_mark_refunded(
+            actor=Actor.for_membership(make_member(org, "member")), charge=paid_charge, via=via
+        )
     assert reload(paid_charge).status == "success"
 
 
 def test_refund_of_a_charge_marked_refunded_is_refused(owner, paid_charge):
-    services.charge_mark_refunded(membership=owner, charge=paid_charge, via="status")
+    services.charge_mark_refunded(actor=Actor.for_membership(owner), charge=paid_charge, via="status")
     with pytest.raises(RefundRefused) as refused:
-        services.refund_create(membership=owner, charge=reload(paid_charge))
+        services.refund_create(actor=Actor.for_membership(owner), charge=reload(paid_charge))
     assert refused.value.refusal is Refusal.ALREADY_REFUNDED
     assert stripe_refunds(paid_charge) == {}
 
 
 # Audit (docs/rules.md, rule 21) ---------------------------------------------------------------------------------------
 def test_refund_and_the_status_changes_it_causes_are_audited(owner, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
 
     assert audit_actions(refund) == ["refund.requested", "refund.succeeded"]
     requested = AuditEvent.objects.get(object_type="refund", object_id=str(refund.pk), action="refund.requested")
@@ -410,7 +421,7 @@ def test_refund_and_the_status_changes_it_causes_are_audited(owner, paid_charge)
 
 
 def test_partial_refund_audits_the_amount_refunded_on_the_charge(owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=1234)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=1234)
     last = (
         AuditEvent.objects.filter(object_type="charge", object_id=str(paid_charge.pk), action="charge.updated")
         .order_by("id")
@@ -423,6 +434,6 @@ def test_partial_refund_audits_the_amount_refunded_on_the_charge(owner, paid_cha
 def test_refused_refund_writes_no_money_audit(owner, paid_charge):
     before = AuditEvent.objects.count()
     with pytest.raises(RefundRefused):
-        services.refund_create(membership=owner, charge=paid_charge, amount=10001)
+        services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=10001)
     assert AuditEvent.objects.count() == before
     assert Invoice.objects.get(pk=paid_charge.invoice_id).status == "paid"

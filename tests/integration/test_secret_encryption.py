@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from flexbill.accounts.models import Organization
+from flexbill.audit.services import SYSTEM
 from flexbill.encryption.keys import SecretUndecryptable
 from flexbill.outgoing.models import WebhookEndpoint
 from flexbill.outgoing.services import webhook_endpoint_create
@@ -75,7 +76,7 @@ def test_an_organization_created_with_flexbill_org_create_stores_its_stripe_secr
 
 
 def test_an_outgoing_endpoint_stores_its_signing_secret_encrypted(org, settings):
-    endpoint = webhook_endpoint_create(organization=org, url="https://hooks.example.com/in")
+    endpoint = webhook_endpoint_create(organization=org, url="https://hooks.example.com/in", actor=SYSTEM)
 
     stored = stored_endpoint_secret(endpoint)
     assert endpoint.secret.startswith("fbwh_")
@@ -110,7 +111,7 @@ def secrets_under_the_old_key(make_org, settings):
     """Three organizations (one without Stripe secrets) and an outgoing endpoint, encrypted with an old key."""
     old = settings.FLEXBILL_ENCRYPTION_KEYS[0]
     orgs = [make_org(), make_org(), make_org(stripe_secret_key="", stripe_webhook_secret="")]
-    endpoint = webhook_endpoint_create(organization=orgs[0], url="https://hooks.example.com/in")
+    endpoint = webhook_endpoint_create(organization=orgs[0], url="https://hooks.example.com/in", actor=SYSTEM)
     plain = {org.pk: (org.stripe_secret_key, org.stripe_webhook_secret) for org in orgs}
     return old, orgs, endpoint, plain
 

@@ -12,6 +12,7 @@ from django.test import Client
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import Actor
 from flexbill.billing.models import WebhookEvent
 from flexbill.billing.rules import REFUND_EVENT_TYPES as REFUND_EVENTS
 from flexbill.billing.services.stripe_connection import stripe_connection_update, stripe_test_event_send
@@ -38,7 +39,7 @@ def secrets_of(organization_id: int) -> tuple[str, str]:
 
 
 def test_a_key_stripe_accepts_is_saved_with_its_mode_and_audited_without_the_key(unconnected):
-    stripe_connection_update(membership=unconnected, secret_key=f"  {NEW_KEY}\n")
+    stripe_connection_update(actor=Actor.for_membership(unconnected), secret_key=f"  {NEW_KEY}\n")
 
     assert secrets_of(unconnected.organization_id) == (NEW_KEY, "")
     connection = stripe_connection_get(organization=Organization.objects.get(pk=unconnected.organization_id))
@@ -51,7 +52,7 @@ def test_a_key_stripe_accepts_is_saved_with_its_mode_and_audited_without_the_key
 
 
 def test_a_live_key_shows_live_mode(unconnected):
-    stripe_connection_update(membership=unconnected, secret_key=NEW_LIVE_KEY)
+    stripe_connection_update(actor=Actor.for_membership(unconnected), secret_key=NEW_LIVE_KEY)
     organization = Organization.objects.get(pk=unconnected.organization_id)
     assert stripe_connection_get(organization=organization).mode == "live"
 
@@ -59,7 +60,7 @@ def test_a_live_key_shows_live_mode(unconnected):
 def test_a_key_stripe_refuses_is_a_400_and_nothing_is_saved(owner):
     before = secrets_of(owner.organization_id)
     with pytest.raises(InvalidInput) as refused:
-        stripe_connection_update(membership=owner, secret_key=REFUSED_KEY, webhook_secret=NEW_SECRET)
+        stripe_connection_update(actor=Actor.for_membership(owner), secret_key=REFUSED_KEY, webhook_secret=NEW_SECRET)
     assert refused.value.code == "secret_key_refused" and "Nothing was saved" in refused.value.detail
     assert REFUSED_KEY not in refused.value.detail
     assert secrets_of(owner.organization_id) == before
@@ -71,7 +72,7 @@ def test_stripe_unreachable_is_a_502_and_nothing_is_saved(owner, settings, strip
     before = secrets_of(owner.organization_id)
     settings.FLEXBILL_STRIPE_API_BASE = stripe_down
     with pytest.raises(StripeFailed) as failed:
-        stripe_connection_update(membership=owner, secret_key=NEW_KEY, webhook_secret=NEW_SECRET)
+        stripe_connection_update(actor=Actor.for_membership(owner), secret_key=NEW_KEY, webhook_secret=NEW_SECRET)
     assert failed.value.code == "stripe_unreachable" and "Nothing was saved" in failed.value.detail
     assert secrets_of(owner.organization_id) == before and not AuditEvent.objects.exists()
 
@@ -94,7 +95,7 @@ def test_stripe_unreachable_is_a_502_and_nothing_is_saved(owner, settings, strip
 def test_malformed_keys_and_secrets_are_refused_and_nothing_is_saved(owner, fields, code):
     before = secrets_of(owner.organization_id)
     with pytest.raises(InvalidInput) as refused:
-        stripe_connection_update(membership=owner, **fields)
+        stripe_connection_update(actor=Actor.for_membership(owner), **fields)
     assert refused.value.code == code
     assert secrets_of(owner.organization_id) == before and not AuditEvent.objects.exists()
 
@@ -104,17 +105,17 @@ def test_only_an_owner_changes_the_stripe_connection(org, make_member, role):
     membership = make_member(org, role)
     before, audited = secrets_of(org.pk), AuditEvent.objects.count()  # making a custom role is audited too
     with pytest.raises(PermissionDenied):
-        stripe_connection_update(membership=membership, secret_key=NEW_KEY)
+        stripe_connection_update(actor=Actor.for_membership(membership), secret_key=NEW_KEY)
     with pytest.raises(PermissionDenied):
-        stripe_connection_update(membership=membership, webhook_secret=NEW_SECRET)
+        stripe_connection_update(actor=Actor.for_membership(membership), webhook_secret=NEW_SECRET)
     with pytest.raises(PermissionDenied):
-        stripe_test_event_send(membership=membership)
+        stripe_test_event_send(actor=Actor.for_membership(membership))
     assert secrets_of(org.pk) == before and AuditEvent.objects.count() == audited
     assert not WebhookEvent.objects.exists()
 
 
 def test_a_new_signing_secret_is_what_deliveries_are_verified_with_from_then_on(owner, client: Client):
-    stripe_connection_update(membership=owner, webhook_secret=NEW_SECRET)
+    stripe_connection_update(actor=Actor.for_membership(owner), webhook_secret=NEW_SECRET)
     event = AuditEvent.objects.get(action="stripe.webhook_secret_changed")
     assert NEW_SECRET not in json.dumps([event.before, event.after, event.message])
 
@@ -135,10 +136,10 @@ def test_a_new_signing_secret_is_what_deliveries_are_verified_with_from_then_on(
 def test_the_test_event_is_verified_with_the_stored_signing_secret_and_stored(
     unconnected, django_capture_on_commit_callbacks
 ):
-    stripe_connection_update(membership=unconnected, secret_key=NEW_KEY, webhook_secret=NEW_SECRET)
+    stripe_connection_update(actor=Actor.for_membership(unconnected), secret_key=NEW_KEY, webhook_secret=NEW_SECRET)
 
     with django_capture_on_commit_callbacks(execute=True):  # the worker takes the stored event in: it ignores a ping
-        result = stripe_test_event_send(membership=unconnected)
+        result = stripe_test_event_send(actor=Actor.for_membership(unconnected))
 
     assert result.verified
     delivery = WebhookEvent.objects.get(event_id=result.event_id)
@@ -152,7 +153,7 @@ def test_the_test_event_is_verified_with_the_stored_signing_secret_and_stored(
 
 def test_the_test_event_needs_a_signing_secret_first(unconnected):
     with pytest.raises(InvalidInput) as refused:
-        stripe_test_event_send(membership=unconnected)
+        stripe_test_event_send(actor=Actor.for_membership(unconnected))
     assert refused.value.code == "webhook_secret_missing" and not WebhookEvent.objects.exists()
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from flexbill.accounts import invitation_links, team
 from flexbill.accounts.models import Membership
+from flexbill.audit.services import Actor
 from flexbill.errors import Conflict, InvalidInput, PermissionDenied
 from threads import run_together
 
@@ -17,7 +18,7 @@ def test_two_owners_demoting_each_other_at_once_leave_exactly_one_owner(org, mak
 
     def demote_the_other():
         acting, target = next(turns)
-        return team.member_change_role(acting=acting, member=target, role="admin")
+        return team.member_change_role(actor=Actor.for_membership(acting), member=target, role="admin")
 
     results = run_together(demote_the_other, n=2)
 
@@ -33,7 +34,7 @@ def test_owners_removing_each_other_at_once_leave_exactly_one_owner(org, make_me
 
     def remove_the_next():
         acting, target = next(turns)
-        return team.member_remove(acting=acting, member=target)
+        return team.member_remove(actor=Actor.for_membership(acting), member=target)
 
     run_together(remove_the_next, n=8)
 
@@ -42,7 +43,9 @@ def test_owners_removing_each_other_at_once_leave_exactly_one_owner(org, make_me
 
 def test_one_invitation_link_used_at_once_joins_exactly_once(org, owner):
     links = []
-    team.member_invite(acting=owner, email="grace@example.com", role="member", accept_url=links.append)
+    team.member_invite(
+        actor=Actor.for_membership(owner), email="grace@example.com", role="member", accept_url=links.append
+    )
     token = links[0]
     assert invitation_links.read_link_token(token)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from flexbill.audit.models import AuditEvent
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services as billing
 from flexbill.errors import Conflict
 from flexbill.outbox.dispatch import outbox_dispatch_pending
@@ -39,8 +39,8 @@ def test_a_paused_endpoint_gets_no_new_deliveries_and_its_queued_ones_are_not_se
     org, owner, paid_charge, receiver, settings
 ):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # keep retries queued
-    endpoint = webhook_endpoint_create(organization=org, url=receiver.url)
-    billing.refund_create(membership=owner, charge=paid_charge, amount=500)
+    endpoint = webhook_endpoint_create(organization=org, url=receiver.url, actor=SYSTEM)
+    billing.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=500)
     receiver.statuses = [500] * 10
     outbox_dispatch_pending()  # first attempts fail: each delivery waits for its retry
     queued = list(WebhookDelivery.objects.filter(endpoint=endpoint))
@@ -48,7 +48,7 @@ def test_a_paused_endpoint_gets_no_new_deliveries_and_its_queued_ones_are_not_se
     attempted = len(receiver.requests)
 
     webhook_endpoint_set_active(endpoint=endpoint, active=False, actor=SYSTEM)
-    billing.refund_create(membership=owner, charge=paid_charge, amount=500)
+    billing.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=500)
     outbox_dispatch_pending()
     for delivery in queued:
         webhook_deliver(delivery=delivery)
@@ -59,27 +59,29 @@ def test_a_paused_endpoint_gets_no_new_deliveries_and_its_queued_ones_are_not_se
         ("failed", "Endpoint paused", 1)
     }
     with pytest.raises(Conflict):
-        webhook_resend(delivery=queued[0])
+        webhook_resend(delivery=queued[0], actor=SYSTEM)
 
 
 def test_a_resumed_endpoint_receives_new_events_and_resent_ones(
     org, owner, paid_charge, receiver, django_capture_on_commit_callbacks
 ):
-    endpoint = webhook_endpoint_create(organization=org, url=receiver.url, event_types=["refund.succeeded"])
+    endpoint = webhook_endpoint_create(
+        organization=org, url=receiver.url, event_types=["refund.succeeded"], actor=SYSTEM
+    )
     webhook_endpoint_set_active(endpoint=endpoint, active=False, actor=SYSTEM)
     paused = WebhookDelivery.objects.create(endpoint=endpoint, event_type="refund.succeeded", payload={})
     webhook_deliver(delivery=paused)
 
     webhook_endpoint_set_active(endpoint=endpoint, active=True, actor=SYSTEM)
     with django_capture_on_commit_callbacks(execute=True):
-        billing.refund_create(membership=owner, charge=paid_charge, amount=500)
-        webhook_resend(delivery=paused)
+        billing.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=500)
+        webhook_resend(delivery=paused, actor=SYSTEM)
 
     assert len(receiver.requests) == 2
 
 
 def test_deliveries_queued_for_a_deleted_endpoint_are_not_sent(org, receiver):
-    endpoint = webhook_endpoint_create(organization=org, url=receiver.url)
+    endpoint = webhook_endpoint_create(organization=org, url=receiver.url, actor=SYSTEM)
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="charge.updated", payload={})
 
     webhook_endpoint_delete(endpoint=endpoint, actor=SYSTEM)
@@ -94,7 +96,7 @@ def test_deliveries_queued_for_a_deleted_endpoint_are_not_sent(org, receiver):
 def test_creating_pausing_resuming_and_deleting_an_endpoint_is_audited_without_the_secret(org, owner):
     from flexbill.audit.services import Actor
 
-    actor = Actor.for_user(owner.user)
+    actor = Actor.for_membership(owner)
     endpoint = webhook_endpoint_create(organization=org, url="https://public.test/hook", actor=actor)
     webhook_endpoint_set_active(endpoint=endpoint, active=False, actor=actor)
     webhook_endpoint_set_active(endpoint=endpoint, active=False, actor=actor)  # already paused: nothing to record

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from flexbill.audit.models import AuditEvent
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, Invoice, Refund, WebhookEvent
 from flexbill.billing.services import inbox_apply_pending
@@ -104,7 +104,7 @@ ORDERS = {
 
 @pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS.keys())
 def test_refund_issued_from_flexbill_and_reported_by_stripe_is_recorded_once(client, org, owner, paid_charge, order):
-    issued = services.refund_create(membership=owner, charge=paid_charge, amount=4000)
+    issued = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=4000)
     assert issued.stripe_refund_id
 
     delivered = []
@@ -253,7 +253,7 @@ def test_concurrent_deliveries_give_the_same_result_as_one_at_a_time(org, owner,
     charges = [make_paid_charge(org, amount=10000) for _ in range(3)]
     full = stripe_refund_directly(org, charge_id=charges[0].stripe_charge_id)
     partial = stripe_refund_directly(org, charge_id=charges[1].stripe_charge_id, amount=3000)
-    issued = services.refund_create(membership=owner, charge=charges[1], amount=2000)
+    issued = services.refund_create(actor=Actor.for_membership(owner), charge=charges[1], amount=2000)
     split = [stripe_refund_directly(org, charge_id=charges[2].stripe_charge_id, amount=a) for a in (1000, 2500)]
     events = [charge_event(org, c.stripe_charge_id) for c in charges]
     for refund_id in (full, partial, issued.stripe_refund_id, *split):

@@ -10,6 +10,7 @@ import time
 import pytest
 from django.conf import settings as django_settings
 
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.outbox.models import OutboxEvent
 from flexbill.outgoing.models import WebhookDelivery
@@ -42,8 +43,8 @@ def world(org, owner, paid_charge, settings):
     kill_at_webhook, kill_at_mail = Killer(False), Killer(False)
     receiver = Receiver(on_request=kill_at_webhook)
     smtp = SmtpServer(on_message=kill_at_mail)
-    webhook_endpoint_create(organization=org, url=receiver.url, event_types=["refund.succeeded"])
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=2500)
+    webhook_endpoint_create(organization=org, url=receiver.url, event_types=["refund.succeeded"], actor=SYSTEM)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=2500)
     assert refund.status == "succeeded"
     assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 4  # created, succeeded, charge, invoice
     env = {

@@ -10,6 +10,7 @@ from django.test import Client
 from flexbill.accounts.models import ApiToken, CustomRole, Membership, Organization
 from flexbill.accounts.permissions import Permission
 from flexbill.accounts.services import custom_role_create, user_create
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Customer, Invoice, PaymentMethod, Refund
 from flexbill.outgoing.models import WebhookEndpoint
@@ -25,7 +26,7 @@ def world(org, make_org, make_member, make_paid_charge, make_customer, make_invo
     charge = make_paid_charge(org, amount=6000)
     customer, _ = make_customer(org)
     unpaid = make_invoice(org, customer, total=4000, payment_method="bank_transfer")
-    endpoint = webhook_endpoint_create(organization=org, url="https://hooks.example.com/existing")
+    endpoint = webhook_endpoint_create(organization=org, url="https://hooks.example.com/existing", actor=SYSTEM)
     # For the team and role actions: a role holding nothing beyond viewing (any settings manager may give it),
     # one nobody holds (to rename and delete), and a member to move to the first or remove.
     viewer = custom_role_create(organization=org, name="Viewer", permissions=[])
@@ -36,7 +37,9 @@ def world(org, make_org, make_member, make_paid_charge, make_customer, make_invo
     # A refund awaiting approval (docs/rules.md, rule 21), asked by someone who is none of the callers.
     Organization.objects.filter(pk=org.pk).update(refund_approval_threshold=5000)
     org.refresh_from_db()
-    waiting = services.refund_create(membership=make_member(org, "clerk"), charge=make_paid_charge(org, amount=9000))
+    waiting = services.refund_create(
+        actor=Actor.for_membership(make_member(org, "clerk")), charge=make_paid_charge(org, amount=9000)
+    )
     assert waiting.status == "awaiting_approval"
     return {
         "org": org,

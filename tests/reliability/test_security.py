@@ -17,6 +17,7 @@ from django.test import Client
 
 from flexbill.accounts.models import ApiToken
 from flexbill.accounts.services import api_token_create
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Refund
 from flexbill.stripe_gateway.devtools import stripe_refund_directly
@@ -60,7 +61,7 @@ def test_webhook_secrets_and_stripe_keys_never_appear_in_answers_pages_or_logs(
 ):
     caplog.set_level(logging.DEBUG)
     secrets = [org.stripe_secret_key, org.stripe_webhook_secret]
-    services.refund_create(membership=owner, charge=paid_charge, amount=1000, note="partial")
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=1000, note="partial")
     api = api_client(owner)
     created = api.post(
         "/api/v1/webhook-endpoints",
@@ -206,7 +207,7 @@ def test_production_settings_without_a_valid_encryption_key_refuse_to_start(tmp_
 def theirs(make_org, make_member, make_paid_charge, make_customer):
     other = make_org()
     charge = make_paid_charge(other, amount=6000)
-    services.refund_create(membership=make_member(other, "owner"), charge=charge, amount=1000)
+    services.refund_create(actor=Actor.for_membership(make_member(other, "owner")), charge=charge, amount=1000)
     customer, _ = make_customer(other)
     return {"org": other, "charge": charge, "customer": customer}
 

@@ -3,7 +3,7 @@ refusal sentence when money returned would exceed what was paid."""
 
 import pytest
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import CreditNote
 
@@ -40,7 +40,7 @@ def test_a_paid_charge_is_offered_to_be_marked_refunded(owner_client, paid_charg
 
 
 def test_money_returned_beyond_what_was_paid_is_refused_in_the_credit_note_form(owner, owner_client, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge)
     response = owner_client.post(
         f"/invoices/{paid_charge.invoice_id}/credit-notes/",
         {

@@ -8,7 +8,7 @@ import re
 import pytest
 import stripe
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge
 from flexbill.stripe_gateway.types import PaymentMethodInfo, PaymentResult
@@ -84,7 +84,7 @@ def test_the_invoice_page_and_the_refund_dialog_name_the_payment_method_not_stri
 
 
 def test_the_refunds_csv_keeps_the_code_and_adds_the_label(owner_client, owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=300)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=300)
     response = owner_client.get("/reports/refunds.csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [(r["payment_method_type"], r["payment_method"]) for r in rows] == [("card", "Visa ···· 4242")]
@@ -102,7 +102,7 @@ def test_the_api_keeps_stripes_type_code_and_adds_the_label(api_client, owner, s
 
 
 def test_the_invoice_pages_audit_trail_reads_as_sentences(owner_client, owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=5000)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=5000)
     number = paid_charge.invoice.number
 
     page = _text(owner_client.get(f"/invoices/{paid_charge.invoice_id}/").content.decode())
@@ -116,7 +116,7 @@ def test_the_audit_trail_writes_money_in_the_organizations_locale(make_org, make
     german = make_org(currency="eur", locale="de_DE")
     owner = make_member(german, "owner")
     charge = make_paid_charge(german, amount=12345)
-    services.refund_create(membership=owner, charge=charge, amount=5000, reason="duplicate")
+    services.refund_create(actor=Actor.for_membership(owner), charge=charge, amount=5000, reason="duplicate")
     client.force_login(owner.user)
 
     page = _text(client.get(f"/invoices/{charge.invoice_id}/").content.decode())
@@ -125,7 +125,7 @@ def test_the_audit_trail_writes_money_in_the_organizations_locale(make_org, make
 
 
 def test_the_api_keeps_the_audit_codes_and_adds_the_sentence_as_summary(api_client, owner, paid_charge):
-    services.charge_mark_refunded(membership=owner, charge=paid_charge, via="status")
+    services.charge_mark_refunded(actor=Actor.for_membership(owner), charge=paid_charge, via="status")
 
     body = api_client(owner).get(f"/api/v1/audit-events?invoice={paid_charge.invoice_id}").json()
 
@@ -141,7 +141,7 @@ def test_a_page_of_audit_sentences_reads_its_names_in_a_fixed_number_of_queries(
     api_client, owner, make_paid_charge, org, django_assert_max_num_queries
 ):
     for _ in range(3):
-        services.refund_create(membership=owner, charge=make_paid_charge(org), amount=100)
+        services.refund_create(actor=Actor.for_membership(owner), charge=make_paid_charge(org), amount=100)
     client = api_client(owner)
     client.get("/api/v1/audit-events")  # warm the token and caches
     with django_assert_max_num_queries(12):

@@ -6,6 +6,7 @@ from django.test import Client
 
 from flexbill.accounts.models import Organization
 from flexbill.accounts.permissions import Permission
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Refund
 from flexbill.stripe_gateway.client import gateway_for
@@ -109,7 +110,9 @@ def test_without_a_threshold_the_dialog_says_nothing_of_approval(org, owner, pai
 def waiting(org, team, paid_charge):
     owner, _, clerk = team
     signed_in(owner).post("/settings/organization/refund-approvals/", {"amount": "50"})
-    return services.refund_create(membership=clerk, charge=paid_charge, amount=6000, note="Desk never used")
+    return services.refund_create(
+        actor=Actor.for_membership(clerk), charge=paid_charge, amount=6000, note="Desk never used"
+    )
 
 
 def test_the_approvals_page_lists_the_queue_and_an_approver_approves(team, waiting, paid_charge):
@@ -141,7 +144,7 @@ def test_an_approver_rejects_with_a_reason_and_a_missing_reason_is_said(team, wa
 def test_the_page_offers_no_approve_button_to_the_requester_and_refuses_it_anyway(org, team, make_paid_charge):
     owner = team[0]
     signed_in(owner).post("/settings/organization/refund-approvals/", {"amount": "50"})
-    own = services.refund_create(membership=owner, charge=make_paid_charge(org), amount=9000)
+    own = services.refund_create(actor=Actor.for_membership(owner), charge=make_paid_charge(org), amount=9000)
     client = signed_in(owner)
 
     page = client.get("/approvals/").content.decode()

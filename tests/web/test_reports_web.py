@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Refund
 from flexbill.web.money import format_money
@@ -49,7 +49,7 @@ def test_report_figures_equal_the_sums_of_refund_rows(owner_client, org, refunds
 
 
 def test_pending_and_failed_refunds_are_listed_with_links_to_their_invoices(owner_client, org, owner, paid_charge):
-    refund = services.refund_create(membership=owner, charge=paid_charge, amount=1200)
+    refund = services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=1200)
     Refund.objects.filter(pk=refund.pk).update(status="failed", failure_reason="Card expired")
 
     html = owner_client.get("/reports/refunds/").content.decode()
@@ -60,7 +60,7 @@ def test_pending_and_failed_refunds_are_listed_with_links_to_their_invoices(owne
 
 
 def test_date_range_leaves_out_refunds_outside_it(owner_client, owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=100)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=100)
 
     outside = owner_client.get("/reports/refunds/", {"from": "2001-01-01", "to": "2001-12-31"})
     assert outside.status_code == 200
@@ -117,8 +117,8 @@ def test_invoice_csv_ignores_unknown_filter_values_like_the_list(owner_client, o
 
 
 def test_refunds_csv_holds_the_organizations_refunds_only(owner_client, org, owner, paid_charge, make_org, make_member):
-    services.refund_create(membership=owner, charge=paid_charge, amount=300)
-    services.refund_create(membership=owner, charge=paid_charge, amount=200)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=300)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=200)
     response = owner_client.get("/reports/refunds.csv")
     rows = _rows(response)
     assert [int(r["amount"]) for r in rows] == [200, 300]
@@ -127,7 +127,7 @@ def test_refunds_csv_holds_the_organizations_refunds_only(owner_client, org, own
 
 
 def test_refunds_csv_keeps_to_the_reports_date_range(owner_client, owner, paid_charge):
-    services.refund_create(membership=owner, charge=paid_charge, amount=300)
+    services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge, amount=300)
     today = paid_charge.refunds.get().created_at.date().isoformat()
     assert [int(r["amount"]) for r in _rows(owner_client.get("/reports/refunds.csv", {"from": today}))] == [300]
     assert _rows(owner_client.get("/reports/refunds.csv", {"from": "2001-01-01", "to": "2001-12-31"})) == []

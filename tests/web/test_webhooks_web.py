@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import SYSTEM
 from flexbill.choices import DeliveryStatus
 from flexbill.outgoing.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 from flexbill.outgoing.services import webhook_endpoint_create
@@ -23,7 +24,7 @@ def owner_client(client, owner):
 
 @pytest.fixture
 def delivery(org):
-    endpoint = webhook_endpoint_create(organization=org, url=URL, event_types=["refund.succeeded"])
+    endpoint = webhook_endpoint_create(organization=org, url=URL, event_types=["refund.succeeded"], actor=SYSTEM)
     return WebhookDelivery.objects.create(
         endpoint=endpoint, event_type="refund.succeeded", payload={"id": "evt"}, status="failed", attempts=6
     )
@@ -119,7 +120,7 @@ def test_resend_needs_post_and_a_csrf_token(org, owner, delivery, no_sending):
 
 def test_another_organizations_endpoint_and_delivery_are_not_found(owner_client, make_org, delivery, no_sending):
     other_org = make_org()
-    theirs = webhook_endpoint_create(organization=other_org, url=THEIR_URL)
+    theirs = webhook_endpoint_create(organization=other_org, url=THEIR_URL, actor=SYSTEM)
     their_delivery = WebhookDelivery.objects.create(endpoint=theirs, event_type="refund.created", payload={})
     assert owner_client.get(f"/integrations/webhooks/{theirs.pk}/").status_code == 404
     theirs_resend = f"/integrations/webhooks/{theirs.pk}/deliveries/{their_delivery.pk}/resend/"
@@ -192,7 +193,7 @@ def test_pause_and_delete_need_post_and_a_csrf_token(org, owner, delivery):
 
 
 def test_another_organizations_endpoint_cannot_be_paused_or_deleted(owner_client, make_org):
-    theirs = webhook_endpoint_create(organization=make_org(), url=URL)
+    theirs = webhook_endpoint_create(organization=make_org(), url=URL, actor=SYSTEM)
     for action in ("pause", "resume", "delete"):
         assert owner_client.post(f"/integrations/webhooks/{theirs.pk}/{action}/").status_code == 404
     theirs.refresh_from_db()

@@ -30,6 +30,11 @@ class Organization(models.Model):
     # None: no approval needed. Only owners change it (docs/rules.md, rule 21).
     refund_approval_threshold = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Raised whenever who may call the API for this organization changes (a token revoked, a role changed or
+    # removed, a member removed): API callers are cached per process and each request compares this number, so
+    # a revocation is honoured on the next request (accounts/api_callers.py).
+    # db_default too: rows inserted by code that predates the column (older migrations' states) still get 0.
+    access_version = models.PositiveBigIntegerField(default=0, db_default=0)
 
     def __str__(self) -> str:
         return self.name

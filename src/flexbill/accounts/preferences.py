@@ -8,6 +8,7 @@ from flexbill.audit.services import Actor, audit_record
 from flexbill.billing.approval_rules import MIN_APPROVERS, approvers_missing_detail, threshold_refusal
 from flexbill.errors import Conflict, InvalidInput, PermissionDenied
 
+from .api_callers import access_changed
 from .models import Membership, MembershipStatus, Organization
 from .organization_rules import known_currency, known_locale, organization_name
 from .permissions import Permission, Role
@@ -19,20 +20,19 @@ NOT_ALLOWED = "Your role does not allow you to change the organization's setting
 OWNERS_ONLY = "Only owners change the refund approval threshold."
 
 
-def organization_preferences_update(*, membership: Membership, actor: Actor, **changes) -> Organization:
+def organization_preferences_update(*, actor: Actor, **changes) -> Organization:
     """Change any of PREFERENCES (others are refused); one audit event lists each field changed, before and after."""
-    if not membership.has_permission(Permission.SETTINGS_MANAGE):
-        raise PermissionDenied(NOT_ALLOWED)
+    actor.require(Permission.SETTINGS_MANAGE, refusal=NOT_ALLOWED)
     unknown = sorted(set(changes) - set(PREFERENCES))
     if unknown:
         raise InvalidInput(f"{unknown[0]} cannot be changed here.", code="not_a_preference")
-    if "refund_approval_threshold" in changes and membership.role != Role.OWNER:
+    if "refund_approval_threshold" in changes and actor.role != Role.OWNER:
         raise PermissionDenied(OWNERS_ONLY)
     cleaned = {
         field: _clean(field, value) for field, value in changes.items() if value is not None or field in NULLABLE
     }
     with transaction.atomic():
-        organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
+        organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
         changed = {field: value for field, value in cleaned.items() if getattr(organization, field) != value}
         if not changed:
             return organization
@@ -44,6 +44,7 @@ def organization_preferences_update(*, membership: Membership, actor: Actor, **c
         for field, value in changed.items():
             setattr(organization, field, value)
         organization.save(update_fields=list(changed))
+        access_changed(organization_id=organization.pk)
         audit_record(
             organization_id=organization.pk,
             actor=actor,

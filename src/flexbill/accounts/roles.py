@@ -9,6 +9,8 @@ from flexbill.audit.services import SYSTEM, Actor, audit_record
 from flexbill.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 from . import team_rules as rules
+from .acting import acting_member
+from .api_callers import access_changed
 from .models import CustomRole, Membership, Organization
 from .names import name_clean
 from .permissions import Permission
@@ -32,6 +34,11 @@ def role_permissions_clean(permissions) -> list[str]:
             f"Unknown permission {unknown[0][:100]!r}. Known: {', '.join(sorted(known))}.", code="unknown_permission"
         )
     return sorted(set(permissions))
+
+
+def _acting(actor: Actor) -> Membership:
+    actor.require(Permission.SETTINGS_MANAGE, refusal=rules.NEEDS_SETTINGS)
+    return acting_member(actor, refusal=rules.NEEDS_SETTINGS)
 
 
 def _fresh(acting: Membership) -> Membership:
@@ -81,7 +88,8 @@ def _insert(
         raise Conflict(f"A role named {name!r} already exists in this organization.", code="name_taken") from exc
 
 
-def role_create(*, acting: Membership, name: str, permissions: list[str]) -> CustomRole:
+def role_create(*, actor: Actor, name: str, permissions: list[str]) -> CustomRole:
+    acting = _acting(actor)
     clean = role_permissions_clean(permissions)
     _require(acting, clean)
     return _insert(
@@ -104,9 +112,10 @@ def role_create_for_setup(*, organization: Organization, name: str, permissions:
 
 
 def role_update(
-    *, acting: Membership, role: CustomRole, name: str | None = None, permissions: list[str] | None = None
+    *, actor: Actor, role: CustomRole, name: str | None = None, permissions: list[str] | None = None
 ) -> CustomRole:
     """Rename a role or change its permissions; its holders have the new permissions from their next request."""
+    acting = _acting(actor)
     new_name = role_name_clean(name) if name is not None else None
     new_permissions = role_permissions_clean(permissions) if permissions is not None else None
     try:
@@ -128,6 +137,7 @@ def role_update(
             if new_permissions is not None:
                 role.permissions = new_permissions
             role.save(update_fields=["name", "permissions"])
+            access_changed(organization_id=acting.organization_id)
             if _state(role) != before:
                 audit_record(
                     organization_id=acting.organization_id,
@@ -142,8 +152,9 @@ def role_update(
         raise Conflict(f"A role named {new_name!r} already exists in this organization.", code="name_taken") from exc
 
 
-def role_delete(*, acting: Membership, role: CustomRole) -> None:
+def role_delete(*, actor: Actor, role: CustomRole) -> None:
     """Delete a role nobody holds; while someone does (invited people too) it is a 409 naming them."""
+    acting = _acting(actor)
     with transaction.atomic():
         Organization.objects.select_for_update().filter(pk=acting.organization_id).first()
         acting = _fresh(acting)

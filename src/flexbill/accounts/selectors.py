@@ -1,8 +1,6 @@
-from django.utils import timezone
-
 from flexbill.errors import NotFound
 
-from .models import ApiToken, CustomRole, Membership, MembershipStatus, Organization, hash_token
+from .models import ApiToken, CustomRole, Membership, MembershipStatus, Organization
 
 
 def organization_get(*, slug: str) -> Organization:
@@ -21,20 +19,6 @@ def membership_get(*, organization: Organization, email: str) -> Membership:
     if membership is None:
         raise NotFound(f"{email} is not a member of {organization.slug}.")
     return membership
-
-
-def membership_for_token(*, raw_token: str) -> Membership | None:
-    token = (
-        ApiToken.objects.select_related("membership__user", "membership__organization", "membership__custom_role")
-        .filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not token.membership.user.is_active or not token.membership.is_active:
-        return None
-    now = timezone.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.membership
 
 
 def membership_for_user(*, user, organization_id: int | None = None) -> Membership | None:

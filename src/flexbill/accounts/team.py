@@ -21,8 +21,10 @@ from flexbill.notifications.text import header_line, mailbox, render_text
 
 from . import invitation_links
 from . import team_rules as rules
+from .acting import acting_member
+from .api_callers import access_changed
 from .models import CustomRole, Membership, MembershipStatus, Organization
-from .permissions import Role
+from .permissions import Permission, Role
 from .sign_in.identity import MAX_IDENTITY_LENGTH, sign_in_identity
 from .web_sessions import user_sessions_end
 
@@ -60,6 +62,14 @@ def _require_grant(acting: Membership, role: str, custom_role: CustomRole | None
 def _require_settings(acting: Membership) -> None:
     if not acting.is_active or rules.settings_refusal(acting.role, _custom(acting)):
         raise PermissionDenied(rules.NEEDS_SETTINGS)
+
+
+def _acting(actor: Actor) -> Membership:
+    """The member the actor is, if it may manage the team (checked again under the organization's lock)."""
+    actor.require(Permission.SETTINGS_MANAGE, refusal=rules.NEEDS_SETTINGS)
+    acting = acting_member(actor, refusal=rules.NEEDS_SETTINGS)
+    _require_settings(acting)
+    return acting
 
 
 def _lock(organization: Organization) -> None:
@@ -116,14 +126,14 @@ def invitation_email_normalise(email: str) -> str:
     return identity
 
 
-def member_invite(*, acting: Membership, email: str, role: str, accept_url) -> Membership:
+def member_invite(*, actor: Actor, email: str, role: str, accept_url) -> Membership:
     """Invite someone by e-mail with a role; `accept_url(token)` makes the absolute link for the e-mail.
 
     Someone who has no account yet gets one without a password, set when they accept. Someone who already has an
     account (in another organization) is invited the same way and accepts by signing in on the link's page: no
     membership is active until its invitation is accepted. Inviting an e-mail whose invitation is pending sends a
     new link (with the role given now) and the previous link stops working."""
-    _require_settings(acting)
+    acting = _acting(actor)
     organization = acting.organization
     identity = invitation_email_normalise(email)
     role_name, custom_role = role_resolve(organization=organization, ref=role)
@@ -241,8 +251,8 @@ def invitation_accept(*, token: str, new_password: str | None, password_checked:
     return member
 
 
-def member_change_role(*, acting: Membership, member: Membership, role: str) -> Membership:
-    _require_settings(acting)
+def member_change_role(*, actor: Actor, member: Membership, role: str) -> Membership:
+    acting = _acting(actor)
     role_name, custom_role = role_resolve(organization=acting.organization, ref=role)
     with transaction.atomic():
         _lock(acting.organization)
@@ -257,6 +267,7 @@ def member_change_role(*, acting: Membership, member: Membership, role: str) -> 
         before = _state(member)
         member.role, member.custom_role = role_name, custom_role
         member.save(update_fields=["role", "custom_role"])
+        access_changed(organization_id=acting.organization_id)
         audit_record(
             organization_id=acting.organization_id,
             actor=Actor.for_user(acting.user),
@@ -269,10 +280,10 @@ def member_change_role(*, acting: Membership, member: Membership, role: str) -> 
     return member
 
 
-def member_remove(*, acting: Membership, member: Membership) -> None:
+def member_remove(*, actor: Actor, member: Membership) -> None:
     """Remove a member (or withdraw an invitation). Their API tokens go with the membership and their web
     sessions end at once, in the same transaction."""
-    _require_settings(acting)
+    acting = _acting(actor)
     with transaction.atomic():
         _lock(acting.organization)
         acting = _fresh_acting(acting)
@@ -296,5 +307,6 @@ def member_remove(*, acting: Membership, member: Membership) -> None:
         member.api_tokens.all().delete()
         user = member.user
         member.delete()
+        access_changed(organization_id=acting.organization_id)
         if before["status"] == MembershipStatus.ACTIVE:
             user_sessions_end(user=user)

@@ -4,12 +4,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from flexbill.audit.services import Actor, audit_record
-from flexbill.errors import Conflict, PermissionDenied
+from flexbill.errors import Conflict
 
-from .models import ApiToken, Membership, hash_token
+from .acting import acting_member
+from .api_callers import access_changed
+from .models import ApiToken, hash_token
 from .names import name_clean
 
 NAME_MAX = 100
+NOT_A_MEMBER = "Accept the invitation before creating API tokens."
 
 
 def api_token_name_clean(name) -> str:
@@ -21,10 +24,9 @@ def api_token_name_clean(name) -> str:
     )
 
 
-def api_token_issue(*, membership: Membership, name: str) -> tuple[ApiToken, str]:
-    """-> (the token, its raw value, to be shown this once)."""
-    if not membership.is_active:
-        raise PermissionDenied("Accept the invitation before creating API tokens.")
+def api_token_issue(*, actor: Actor, name: str) -> tuple[ApiToken, str]:
+    """-> (the token, its raw value, to be shown this once). Each member makes their own; no permission needed."""
+    membership = acting_member(actor, refusal=NOT_A_MEMBER)
     clean = api_token_name_clean(name)
     raw = ApiToken.generate()
     with transaction.atomic():
@@ -39,13 +41,16 @@ def api_token_issue(*, membership: Membership, name: str) -> tuple[ApiToken, str
     return token, raw
 
 
-def api_token_revoke(*, membership: Membership, token: ApiToken) -> ApiToken:
+def api_token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
+    """Revoke one of the actor's own tokens."""
+    membership = acting_member(actor, refusal=NOT_A_MEMBER)
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().get(pk=token.pk, membership=membership)
         if token.revoked_at is not None:
             raise Conflict("This token was already revoked.", code="already_revoked")
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        access_changed(organization_id=membership.organization_id)
         audit_record(
             organization_id=membership.organization_id,
             actor=Actor.for_user(membership.user),

@@ -1,18 +1,16 @@
-"""Who is calling and what they may do: the caller's membership comes from the Bearer token."""
+"""Who is calling: the Bearer token gives the caller's Actor (request.auth) and organization. Reads are checked
+here; every service that changes something checks its actor itself, and the API maps its refusal to 403."""
 
 from django.http import HttpRequest
 
 from flexbill.accounts.permissions import Permission
-from flexbill.billing.refusals import Refusal
-from flexbill.errors import PermissionDenied
+from flexbill.audit.services import Actor
 
 
-def require(request: HttpRequest, permission: Permission):
-    membership = request.auth
-    if not membership.has_permission(permission):
-        raise PermissionDenied(Refusal.PERMISSION_DENIED.sentence)
-    return membership
+def require(request: HttpRequest, permission: Permission) -> Actor:
+    request.auth.require(permission)
+    return request.auth
 
 
 def org_of(request: HttpRequest):
-    return request.auth.organization
+    return request.api_organization

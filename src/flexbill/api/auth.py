@@ -1,12 +1,16 @@
 from ninja.security import HttpBearer
 
-from flexbill.accounts.selectors import membership_for_token
+from flexbill.accounts.api_callers import api_caller_for_token
 
 
 class BearerToken(HttpBearer):
-    """Authorization: Bearer TOKEN -> the caller's Membership (their organization and role)."""
+    """Authorization: Bearer TOKEN -> the caller's Actor (request.auth) and organization (api/access.py)."""
 
     def authenticate(self, request, token: str):
         if not token or len(token) > 200:
             return None
-        return membership_for_token(raw_token=token)
+        found = api_caller_for_token(raw_token=token)
+        if found is None:
+            return None
+        actor, request.api_organization = found
+        return actor

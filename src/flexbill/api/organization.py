@@ -11,7 +11,6 @@ from pydantic import StrictBool, StrictInt, model_validator
 
 from flexbill.accounts.permissions import Permission
 from flexbill.accounts.preferences import organization_preferences_update
-from flexbill.audit.services import Actor
 from flexbill.billing.services.stripe_connection import stripe_connection_update
 from flexbill.billing.stripe_connection import stripe_connection_get
 from flexbill.public_url import absolute_url
@@ -109,9 +108,7 @@ def organization_update(request, payload: OrganizationPatch):
     """Change the name, default currency (one Stripe charges), locale (a babel id such as de_DE) or refund e-mails
     (settings.manage), or the refund approval threshold (owners only; 409 approvers_missing while fewer than two
     members may approve refunds)."""
-    organization = organization_preferences_update(
-        membership=request.auth, actor=Actor.for_user(request.auth.user), **payload.dict(exclude_unset=True)
-    )
+    organization = organization_preferences_update(actor=request.auth, **payload.dict(exclude_unset=True))
     return organization_out(request, organization)
 
 
@@ -121,6 +118,6 @@ def stripe_connection_put(request, payload: StripeConnectionIn):
     """Owners only. A new secret key is saved once Stripe accepts it in one read call (400 `secret_key_refused`
     otherwise, 502 when Stripe cannot be reached); nothing is saved unless everything given is."""
     organization = stripe_connection_update(
-        membership=request.auth, secret_key=payload.secret_key, webhook_secret=payload.webhook_secret
+        actor=request.auth, secret_key=payload.secret_key, webhook_secret=payload.webhook_secret
     )
     return organization_out(request, organization)

@@ -83,6 +83,23 @@ def invoice_summary(invoice) -> dict:
     }
 
 
+def invoice_summary_row(row: dict) -> dict:
+    """invoice_summary of a row of selectors.invoice_summary_list."""
+    return {
+        "id": row["id"],
+        "number": row["number"],
+        "customer": row["customer_id"],
+        "customer_name": row["customer__name"],
+        "currency": row["currency"],
+        "total": row["total"],
+        "amount_paid": row["amount_paid"],
+        "amount_refunded": row["amount_refunded"],
+        "payment_method": row["payment_method"],
+        "status": row["status"],
+        "issued_on": row["issued_on"],
+    }
+
+
 def invoice_out(invoice) -> dict:
     return {
         **invoice_summary(invoice),

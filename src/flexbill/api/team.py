@@ -70,7 +70,7 @@ def member_invite(request, payload: MemberIn):
     """Invite someone by e-mail: they get a one-time link and stay `pending` until they accept it. Inviting a
     pending e-mail again sends a new link; the previous one stops working."""
     member = team.member_invite(
-        acting=request.auth,
+        actor=request.auth,
         email=payload.email,
         role=payload.role,
         accept_url=lambda token: request.build_absolute_uri(reverse("web:invitation_accept", args=[token])),
@@ -81,13 +81,13 @@ def member_invite(request, payload: MemberIn):
 @router.patch("/members/{member_id}", response={200: MemberOut, **ERRORS})
 def member_change_role(request, member_id: PathId, payload: MemberRoleIn):
     member = selectors.member_get(organization=org_of(request), member_id=member_id)
-    return member_out(team.member_change_role(acting=request.auth, member=member, role=payload.role))
+    return member_out(team.member_change_role(actor=request.auth, member=member, role=payload.role))
 
 
 @router.delete("/members/{member_id}", response={204: None, **ERRORS})
 def member_remove(request, member_id: PathId):
     member = selectors.member_get(organization=org_of(request), member_id=member_id)
-    team.member_remove(acting=request.auth, member=member)
+    team.member_remove(actor=request.auth, member=member)
     return HttpResponse(status=204)
 
 
@@ -99,7 +99,7 @@ def role_list(request):
 
 @router.post("/roles", response={201: RoleOut, **ERRORS})
 def role_create(request, payload: RoleIn):
-    role = roles.role_create(acting=request.auth, name=payload.name, permissions=payload.permissions)
+    role = roles.role_create(actor=request.auth, name=payload.name, permissions=payload.permissions)
     return Status(201, role_out(role))
 
 
@@ -107,12 +107,12 @@ def role_create(request, payload: RoleIn):
 def role_update(request, role_id: PathId, payload: RolePatchIn):
     role = selectors.role_get(organization=org_of(request), role_id=role_id)
     return role_out(
-        roles.role_update(acting=request.auth, role=role, name=payload.name, permissions=payload.permissions)
+        roles.role_update(actor=request.auth, role=role, name=payload.name, permissions=payload.permissions)
     )
 
 
 @router.delete("/roles/{role_id}", response={204: None, **ERRORS})
 def role_delete(request, role_id: PathId):
     role = selectors.role_get(organization=org_of(request), role_id=role_id)
-    roles.role_delete(acting=request.auth, role=role)
+    roles.role_delete(actor=request.auth, role=role)
     return HttpResponse(status=204)

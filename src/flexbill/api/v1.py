@@ -23,7 +23,7 @@ from .exports import router as exports_router
 from .organization import router as organization_router
 from .refund_batches import router as refund_batches_router
 from .reports import router as reports_router
-from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
+from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary_row, refund_out
 from .sync_health import router as sync_health_router
 from .team import router as team_router
 from .webhook_endpoints import router as webhook_endpoints_router
@@ -75,7 +75,7 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 def _actor(request: HttpRequest) -> Actor:
-    return Actor.for_user(request.auth.user)
+    return request.auth
 
 
 def _body_as_received(request: HttpRequest) -> dict:
@@ -86,7 +86,6 @@ def _body_as_received(request: HttpRequest) -> dict:
 # Customers --------------------------------------------------------------------------------------------------
 @api.post("/v1/customers", response={201: schemas.CustomerOut, **STRIPE_ERRORS}, tags=["customers"])
 def customer_create(request, payload: schemas.CustomerIn):
-    require(request, Permission.INVOICES_MANAGE)
     customer = services.customer_create(
         organization=org_of(request), name=payload.name, email=payload.email, actor=_actor(request)
     )
@@ -99,7 +98,6 @@ def customer_create(request, payload: schemas.CustomerIn):
     tags=["customers"],
 )
 def payment_method_add(request, customer_id: PathId, payload: schemas.PaymentMethodIn):
-    require(request, Permission.INVOICES_MANAGE)
     customer = selectors.customer_get(organization=org_of(request), customer_id=customer_id)
     method = services.payment_method_add(
         customer=customer, stripe_payment_method=payload.stripe_payment_method, actor=_actor(request)
@@ -110,7 +108,6 @@ def payment_method_add(request, customer_id: PathId, payload: schemas.PaymentMet
 # Invoices ---------------------------------------------------------------------------------------------------
 @api.post("/v1/invoices", response={201: schemas.InvoiceOut, **ERRORS}, tags=["invoices"])
 def invoice_create(request, payload: schemas.InvoiceIn):
-    require(request, Permission.INVOICES_MANAGE)
     customer = selectors.customer_get(organization=org_of(request), customer_id=payload.customer)
     invoice = services.invoice_create(
         organization=org_of(request),
@@ -135,15 +132,15 @@ def invoice_list(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
     require(request, Permission.INVOICES_VIEW)
-    page = selectors.invoice_list(
+    page = selectors.invoice_summary_list(
         organization=org_of(request),
         filters={"status": status, "payment_method": payment_method, "customer": customer, "search": search},
         cursor=cursor,
         limit=limit,
     )
-    # The hottest endpoint: its items are built from model fields of known types, so they are answered as they
-    # are instead of being validated again against InvoicePage (which still documents them).
-    return JsonResponse({"items": [invoice_summary(i) for i in page.items], "next_cursor": page.next_cursor})
+    # The hottest endpoint: its items are read as plain rows of the columns it shows (no model is built) and
+    # answered as they are instead of being validated again against InvoicePage (which still documents them).
+    return JsonResponse({"items": [invoice_summary_row(i) for i in page.items], "next_cursor": page.next_cursor})
 
 
 @api.get("/v1/invoices/{invoice_id}", response={200: schemas.InvoiceOut, **ERRORS}, tags=["invoices"])
@@ -154,7 +151,6 @@ def invoice_detail(request, invoice_id: PathId):
 
 @api.post("/v1/invoices/{invoice_id}/charges", response={201: schemas.ChargeOut, **STRIPE_ERRORS}, tags=["charges"])
 def charge_create(request, invoice_id: PathId, payload: schemas.ChargeIn):
-    require(request, Permission.INVOICES_MANAGE)
     invoice = selectors.invoice_get(organization=org_of(request), invoice_id=invoice_id, detail=False)
     if payload.source == ChargeSource.STRIPE:
         if payload.payment_method is None:
@@ -180,7 +176,7 @@ def credit_note_create(request, invoice_id: PathId, payload: schemas.CreditNoteI
     invoice = selectors.invoice_get(organization=org_of(request), invoice_id=invoice_id, detail=False)
     refund = payload.refund
     note = services.credit_note_create(
-        membership=request.auth,
+        actor=request.auth,
         invoice=invoice,
         amount=payload.amount,
         reason=payload.reason,
@@ -234,7 +230,7 @@ def refund_create(
 ):
     charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
     refund = services.refund_create(
-        membership=request.auth,
+        actor=request.auth,
         charge=charge,
         amount=payload.amount,
         reason=payload.reason,
@@ -253,7 +249,7 @@ def refund_approve(request, refund_id: PathId):
     """Approve a refund awaiting approval and send it to Stripe. Needs billing.refunds.approve; never by its
     requester (403 own_refund); 409 not_awaiting_approval once decided, approval_expired once too old."""
     refund = selectors.refund_get(organization=org_of(request), refund_id=refund_id)
-    refund = approvals.refund_approve(membership=request.auth, refund=refund)
+    refund = approvals.refund_approve(actor=request.auth, refund=refund)
     return refund_out(refund)
 
 
@@ -261,21 +257,21 @@ def refund_approve(request, refund_id: PathId):
 def refund_reject(request, refund_id: PathId, payload: schemas.RefundRejectIn):
     """Reject a refund awaiting approval: canceled, its amount released, nothing sent to Stripe."""
     refund = selectors.refund_get(organization=org_of(request), refund_id=refund_id)
-    refund = approvals.refund_reject(membership=request.auth, refund=refund, reason=payload.reason)
+    refund = approvals.refund_reject(actor=request.auth, refund=refund, reason=payload.reason)
     return refund_out(refund)
 
 
 @api.post("/v1/charges/{charge_id}/status", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])
 def charge_status(request, charge_id: PathId, payload: schemas.ChargeStatusIn):
     charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
-    services.charge_mark_refunded(membership=request.auth, charge=charge, via="status")
+    services.charge_mark_refunded(actor=request.auth, charge=charge, via="status")
     return charge_out(selectors.charge_get(organization=org_of(request), charge_id=charge_id))
 
 
 @api.delete("/v1/charges/{charge_id}", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])
 def charge_delete(request, charge_id: PathId):
     charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
-    services.charge_mark_refunded(membership=request.auth, charge=charge, via="delete")
+    services.charge_mark_refunded(actor=request.auth, charge=charge, via="delete")
     return charge_out(selectors.charge_get(organization=org_of(request), charge_id=charge_id))
 
 

@@ -1,25 +1,66 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from flexbill.accounts.permissions import Permission, role_grants
+from flexbill.billing.refusals import Refusal
 from flexbill.bulk_sql import rows_insert
+from flexbill.errors import PermissionDenied
 
 from .models import ActorType, AuditEvent
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who changed something: a user, Stripe (webhooks, reconcile) or flexbill itself."""
+    """Who changes something, and what they may do: a member of one organization (with the permissions of their
+    role), Stripe (webhooks, reconcile) or flexbill itself. Every service that changes something takes one and
+    checks it (`actor.require`); the API and the UI only ask `actor.may` to decide what to show."""
 
     type: str
     label: str
-    user: object = None
+    user_id: int | None = None
+    # A member acts within one organization only; Stripe and flexbill act for any (None).
+    organization_id: int | None = None
+    membership_id: int | None = None
+    role: str = ""  # the member's role (owner, admin, member, custom); some rules are about owners only
+    permissions: frozenset[str] = field(default=frozenset(), repr=False)
 
     @classmethod
     def for_user(cls, user) -> "Actor":
-        return cls(type=ActorType.USER, label=user.email or user.get_username(), user=user)
+        """A person acting on their own account (their password, accepting an invitation): holds no permission."""
+        return cls(type=ActorType.USER, label=user.email or user.get_username(), user_id=user.pk)
+
+    @classmethod
+    def for_membership(cls, membership) -> "Actor":
+        """A member acting in their organization, with what their role grants (nothing while only invited)."""
+        custom = membership.custom_role.permissions if membership.custom_role_id else ()
+        granted = role_grants(membership.role, frozenset(custom)) if membership.is_active else frozenset()
+        user = membership.user
+        return cls(
+            type=ActorType.USER,
+            label=user.email or user.get_username(),
+            user_id=user.pk,
+            organization_id=membership.organization_id,
+            membership_id=membership.pk,
+            role=membership.role,
+            permissions=granted if user.is_active else frozenset(),
+        )
+
+    def may(self, permission: Permission | str, *, organization_id: int | None = None) -> bool:
+        if organization_id is not None and self.organization_id not in (None, organization_id):
+            return False
+        return str(permission) in self.permissions
+
+    def require(
+        self, permission: Permission | str, *, organization_id: int | None = None, refusal: str | None = None
+    ) -> None:
+        """Refuses (PermissionDenied, with `refusal` or the common sentence) unless the actor holds the permission
+        in the organization concerned."""
+        if not self.may(permission, organization_id=organization_id):
+            raise PermissionDenied(refusal or Refusal.PERMISSION_DENIED.sentence)
 
 
-STRIPE = Actor(type=ActorType.STRIPE, label="stripe")
-SYSTEM = Actor(type=ActorType.SYSTEM, label="system")
+# Stripe's notifications and reconciliation, and flexbill's own jobs, act for every organization.
+STRIPE = Actor(type=ActorType.STRIPE, label="stripe", permissions=frozenset(Permission))
+SYSTEM = Actor(type=ActorType.SYSTEM, label="system", permissions=frozenset(Permission))
 
 
 def audit_event(
@@ -37,7 +78,7 @@ def audit_event(
     return AuditEvent(
         organization_id=organization_id,
         actor_type=actor.type,
-        actor_user=actor.user,
+        actor_user_id=actor.user_id,
         actor_label=actor.label[:255],
         action=action,
         object_type=obj._meta.model_name,

@@ -48,4 +48,7 @@ def paginate(qs: QuerySet, *, cursor: str | None, limit: int = PAGE_SIZE) -> Pag
     rows = list(qs.order_by("-id")[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if has_more and rows else None)
+    if not (has_more and rows):
+        return Page(items=rows, next_cursor=None)
+    last = rows[-1]  # a model, or a dict of a .values() query
+    return Page(items=rows, next_cursor=encode_cursor(last["id"] if isinstance(last, dict) else last.id))

@@ -44,6 +44,30 @@ def invoice_list(*, organization: Organization, filters: dict, cursor: str | Non
     return paginate(invoice_filter(organization=organization, **filters), cursor=cursor, limit=limit)
 
 
+# What a line of an invoice list shows (the API's InvoiceSummary): read as plain rows, no model built.
+INVOICE_SUMMARY_FIELDS = (
+    "id",
+    "number",
+    "customer_id",
+    "customer__name",
+    "currency",
+    "total",
+    "amount_paid",
+    "amount_refunded",
+    "payment_method",
+    "status",
+    "issued_on",
+)
+
+
+def invoice_summary_list(
+    *, organization: Organization, filters: dict, cursor: str | None, limit: int = PAGE_SIZE
+) -> Page:
+    """invoice_list as dicts of INVOICE_SUMMARY_FIELDS, for answers that show only those."""
+    qs = invoice_filter(organization=organization, **filters).values(*INVOICE_SUMMARY_FIELDS)
+    return paginate(qs, cursor=cursor, limit=limit)
+
+
 def _charges_with_refunds():
     return Prefetch(
         "charges",

@@ -112,11 +112,9 @@ def _seed_approval(org, *, owner, clerk) -> None:
         .first()
     )
     threshold = min(APPROVAL_THRESHOLD, largest.amount)
-    organization_preferences_update(
-        membership=owner, actor=Actor.for_user(owner.user), refund_approval_threshold=threshold
-    )
+    organization_preferences_update(actor=Actor.for_membership(owner), refund_approval_threshold=threshold)
     services.refund_create(
-        membership=clerk,
+        actor=Actor.for_membership(clerk),
         charge=largest,
         reason=RefundReason.REQUESTED_BY_CUSTOMER,
         note="Member moved out early; refund the whole month.",

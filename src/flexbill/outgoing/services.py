@@ -10,7 +10,8 @@ from django.utils import timezone
 from django_tasks import default_task_backend, task
 
 from flexbill.accounts.models import Organization
-from flexbill.audit.services import SYSTEM, Actor, audit_record
+from flexbill.accounts.permissions import Permission
+from flexbill.audit.services import Actor, audit_record
 from flexbill.errors import Conflict, InvalidInput
 from flexbill.outbox.events import VERSION_HEADER
 
@@ -25,8 +26,9 @@ ENDPOINT_PAUSED = "Endpoint paused"
 
 
 def webhook_endpoint_create(
-    *, organization: Organization, url: str, event_types: list[str] | None = None, actor: Actor = SYSTEM
+    *, organization: Organization, url: str, actor: Actor, event_types: list[str] | None = None
 ) -> WebhookEndpoint:
+    actor.require(Permission.INVOICES_MANAGE, organization_id=organization.pk)
     try:
         destinations.check_new_endpoint_url(url, allow_http=settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP)
     except destinations.UrlRefused as exc:
@@ -46,6 +48,7 @@ def webhook_endpoint_create(
 def webhook_endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool, actor: Actor) -> WebhookEndpoint:
     """Pause (no new deliveries; queued ones are not sent) or resume an endpoint. Asking for the state it is
     already in changes and records nothing."""
+    actor.require(Permission.INVOICES_MANAGE, organization_id=endpoint.organization_id)
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         if endpoint.active != active:
@@ -59,6 +62,7 @@ def webhook_endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool, acto
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor) -> None:
     """Delete an endpoint with its delivery log; deliveries still queued for it are then never sent."""
+    actor.require(Permission.INVOICES_MANAGE, organization_id=endpoint.organization_id)
     with transaction.atomic():
         _audit(endpoint, actor=actor, action="webhook_endpoint.deleted", before=_state(endpoint), after=None)
         WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
@@ -169,8 +173,9 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=30 * 2 ** (attempts - 1))
 
 
-def webhook_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
+def webhook_resend(*, delivery: WebhookDelivery, actor: Actor) -> WebhookDelivery:
     """Send a delivery again now, as a new delivery of the same event (the log keeps both)."""
+    actor.require(Permission.INVOICES_MANAGE, organization_id=delivery.endpoint.organization_id)
     if not WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, active=True).exists():
         raise Conflict("This endpoint is paused: resume it before resending.", code="endpoint_paused")
     copy = WebhookDelivery.objects.create(

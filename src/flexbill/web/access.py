@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from flexbill.accounts.selectors import membership_for_user
+from flexbill.audit.services import Actor
 from flexbill.errors import FlexbillError
 
 from .money import money_display_locale
@@ -38,6 +39,8 @@ def member_view(view):
                 detail="Your account is not a member of any organization. Ask an owner to invite you.",
             )
         request.membership = membership
+        # What services are told is acting, with the permissions of the member's role (they check it themselves).
+        request.actor = Actor.for_membership(membership)
         try:
             # Pages are rendered inside the view (render(), not a lazy TemplateResponse), so every amount on them is
             # written in the organization's locale.
@@ -57,7 +60,7 @@ def requires(permission: str):
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            if not request.membership.has_permission(permission):
+            if not request.actor.may(permission):
                 return error_page(
                     request, status=403, title=TITLES[403], detail="Your role does not allow you to open this page."
                 )

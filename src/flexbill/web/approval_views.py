@@ -23,7 +23,7 @@ def approvals_page(request):
         refund.expires_at = refund.created_at + valid_for
     context = {
         "refunds": refunds,
-        "may_approve": request.membership.has_permission(Permission.REFUNDS_APPROVE),
+        "may_approve": request.actor.may(Permission.REFUNDS_APPROVE),
     }
     return render(request, "web/approvals.html", context)
 
@@ -35,7 +35,7 @@ def approval_approve(request, refund_id: int):
     refund = selectors.refund_get(organization=request.membership.organization, refund_id=refund_id)
     amount = _amount(request, refund)
     try:
-        refund = refund_approve(membership=request.membership, refund=refund)
+        refund = refund_approve(actor=request.actor, refund=refund)
     except FlexbillError as exc:
         messages.error(request, f"Refund {refund_id} of {amount} was not approved: {exc.detail}")
     else:
@@ -52,7 +52,7 @@ def approval_reject(request, refund_id: int):
     refund = selectors.refund_get(organization=request.membership.organization, refund_id=refund_id)
     amount = _amount(request, refund)
     try:
-        refund_reject(membership=request.membership, refund=refund, reason=request.POST.get("reason", ""))
+        refund_reject(actor=request.actor, refund=refund, reason=request.POST.get("reason", ""))
     except FlexbillError as exc:
         messages.error(request, f"Refund {refund_id} of {amount} was not rejected: {exc.detail}")
     else:

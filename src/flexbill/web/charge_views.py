@@ -26,7 +26,7 @@ def _eligibility(request, charge):
     return rules.refund_eligibility(
         charge,
         now=timezone.now(),
-        can_refund=request.membership.has_permission(Permission.CHARGES_REFUND),
+        can_refund=request.actor.may(Permission.CHARGES_REFUND),
         invoice=invoice_figures(charge.invoice),
     )
 
@@ -76,7 +76,7 @@ def charge_refund(request, charge_id: int):
     form = RefundForm(request.POST, currency=charge.currency, locale=locale)
     if form.is_valid():
         try:
-            refund = services.refund_create(membership=request.membership, charge=charge, **form.cleaned_data)
+            refund = services.refund_create(actor=request.actor, charge=charge, **form.cleaned_data)
         except RefundRefused as exc:
             if exc.status == 403:
                 return error_page(request, status=403, title="Not allowed", detail=exc.detail)
@@ -119,7 +119,7 @@ def _preview(request, charge, amount: int | None, *, explain: bool = True) -> di
         eligibility = rules.refund_eligibility(
             charge,
             now=timezone.now(),
-            can_refund=request.membership.has_permission(Permission.CHARGES_REFUND),
+            can_refund=request.actor.may(Permission.CHARGES_REFUND),
             amount=amount,
         )
         problem = None if eligibility.allowed else eligibility.refusal.sentence
@@ -154,7 +154,7 @@ def charge_mark_refunded(request, charge_id: int, via: str):
     context = {"charge": charge, "via": via, "action": MARK_ACTIONS[via], "problem": None}
     if request.method == "POST":
         try:
-            charge = services.charge_mark_refunded(membership=request.membership, charge=charge, via=via)
+            charge = services.charge_mark_refunded(actor=request.actor, charge=charge, via=via)
         except RefundRefused as exc:
             context["problem"] = exc.detail
         else:
@@ -166,7 +166,7 @@ def charge_mark_refunded(request, charge_id: int, via: str):
             )
     else:
         refusal = rules.mark_refunded_refusal(charge, invoice=invoice_figures(charge.invoice))
-        allowed = request.membership.has_permission(MARK_REFUNDED_PERMISSION[via])
+        allowed = request.actor.may(MARK_REFUNDED_PERMISSION[via])
         context["problem"] = (
             (refusal.sentence if refusal else None) if allowed else rules.Refusal.PERMISSION_DENIED.sentence
         )

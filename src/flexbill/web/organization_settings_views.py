@@ -9,7 +9,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from flexbill.accounts.organization_rules import may_change_stripe_connection
 from flexbill.accounts.permissions import Permission
 from flexbill.accounts.preferences import organization_preferences_update
-from flexbill.audit.services import Actor
 from flexbill.billing.services.stripe_connection import stripe_connection_update, stripe_test_event_send
 from flexbill.billing.stripe_connection import stripe_connection_get
 from flexbill.choices import Role
@@ -34,9 +33,7 @@ def organization_preferences(request):
     form = PreferencesForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            organization_preferences_update(
-                membership=request.membership, actor=Actor.for_user(request.user), **form.cleaned_data
-            )
+            organization_preferences_update(actor=request.actor, **form.cleaned_data)
         except InvalidInput as exc:
             form.add_domain_error(exc)
         else:
@@ -81,8 +78,7 @@ def refund_approval_threshold(request):
     if form.is_valid():
         try:
             organization_preferences_update(
-                membership=request.membership,
-                actor=Actor.for_user(request.user),
+                actor=request.actor,
                 refund_approval_threshold=form.cleaned_data["amount"],
             )
         except (InvalidInput, Conflict) as exc:  # PermissionDenied (not an owner) becomes the 403 page
@@ -134,7 +130,7 @@ def stripe_webhook_secret(request):
 @requires(Permission.SETTINGS_MANAGE)
 def stripe_test_event(request):
     try:
-        result = stripe_test_event_send(membership=request.membership)
+        result = stripe_test_event_send(actor=request.actor)
     except InvalidInput as exc:
         messages.error(request, exc.detail)
         return redirect("web:settings_stripe")
@@ -149,7 +145,7 @@ def _save(request, form, field: str) -> int:
     """The answer's status: 200 saved; 400 or 502 with the refusal next to the field (Stripe unreachable above the
     form). Only owners may save: the service refuses anyone else, which member_view shows as a 403 page."""
     try:
-        stripe_connection_update(membership=request.membership, **{field: form.cleaned_data[field]})
+        stripe_connection_update(actor=request.actor, **{field: form.cleaned_data[field]})
     except InvalidInput as exc:
         form.add_domain_error(exc)
         return 400

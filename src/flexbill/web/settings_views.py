@@ -47,7 +47,7 @@ def team_page(request):
     if form.is_valid():
         try:
             member = team.member_invite(
-                acting=request.membership,
+                actor=request.actor,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 accept_url=lambda token: request.build_absolute_uri(reverse("web:invitation_accept", args=[token])),
@@ -71,7 +71,7 @@ def member_role_change(request, member_id: int):
         messages.error(request, "Choose one of the roles offered.")
         return redirect("web:settings_team")
     try:
-        member = team.member_change_role(acting=request.membership, member=member, role=form.cleaned_data["role"])
+        member = team.member_change_role(actor=request.actor, member=member, role=form.cleaned_data["role"])
     except (InvalidInput, Conflict) as exc:
         messages.error(request, exc.detail)
     else:
@@ -85,7 +85,7 @@ def member_role_change(request, member_id: int):
 def member_remove(request, member_id: int):
     member = selectors.member_get(organization=request.membership.organization, member_id=member_id)
     try:
-        team.member_remove(acting=request.membership, member=member)
+        team.member_remove(actor=request.actor, member=member)
     except Conflict as exc:
         messages.error(request, exc.detail)
     else:
@@ -118,7 +118,7 @@ def roles_page(request):
     if request.method == "POST":
         if form.is_valid():
             try:
-                role = roles.role_create(acting=request.membership, **form.cleaned_data)
+                role = roles.role_create(actor=request.actor, **form.cleaned_data)
             except (InvalidInput, Conflict) as exc:
                 form.add_domain_error(exc)
             else:
@@ -141,7 +141,7 @@ def role_edit(request, role_id: int):
     if request.method == "POST":
         if form.is_valid():
             try:
-                role = roles.role_update(acting=request.membership, role=role, **form.cleaned_data)
+                role = roles.role_update(actor=request.actor, role=role, **form.cleaned_data)
             except (InvalidInput, Conflict) as exc:
                 form.add_domain_error(exc)
             else:
@@ -163,7 +163,7 @@ def role_edit(request, role_id: int):
 def role_delete(request, role_id: int):
     role = selectors.role_get(organization=request.membership.organization, role_id=role_id)
     try:
-        roles.role_delete(acting=request.membership, role=role)
+        roles.role_delete(actor=request.actor, role=role)
     except Conflict as exc:
         messages.error(request, exc.detail)
         return redirect("web:settings_role", role_id=role.pk)
@@ -182,7 +182,7 @@ def tokens_page(request):
     if request.method == "POST":
         if form.is_valid():
             try:
-                created = tokens.api_token_issue(membership=request.membership, name=form.cleaned_data["name"])
+                created = tokens.api_token_issue(actor=request.actor, name=form.cleaned_data["name"])
             except (InvalidInput, PermissionDenied) as exc:
                 form.add_domain_error(exc)
                 status = 400
@@ -204,7 +204,7 @@ def tokens_page(request):
 def token_revoke(request, token_id: int):
     token = selectors.api_token_get(membership=request.membership, token_id=token_id)
     try:
-        tokens.api_token_revoke(membership=request.membership, token=token)
+        tokens.api_token_revoke(actor=request.actor, token=token)
     except Conflict as exc:
         messages.error(request, exc.detail)
     else:

@@ -5,7 +5,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from flexbill.accounts.permissions import Permission
-from flexbill.audit.services import Actor
 from flexbill.billing.services.inbox_apply import inbox_event_retry
 from flexbill.billing.sync_health import inbox_event_get, sync_health
 from flexbill.billing.tasks import inbox_apply_soon
@@ -27,6 +26,6 @@ def sync_health_page(request):
 @requires(Permission.INVOICES_MANAGE)
 def sync_event_retry(request, event_id: int):
     event = inbox_event_get(organization=request.membership.organization, event_id=event_id)
-    inbox_event_retry(event=event, actor=Actor.for_user(request.user), on_retry=inbox_apply_soon)
+    inbox_event_retry(event=event, actor=request.actor, on_retry=inbox_apply_soon)
     messages.success(request, f"Stripe event {event.event_id} will be tried again now.")
     return redirect("web:sync_health")

@@ -58,11 +58,11 @@ def invoice_context(request, invoice, *, credit_note_form=None) -> dict:
         "credit_note_form": credit_note_form
         or CreditNoteForm(currency=invoice.currency, locale=membership.organization.locale),
         "can": {
-            "refund": membership.has_permission(Permission.CHARGES_REFUND),
-            "change_status": membership.has_permission(Permission.CHARGES_CHANGE_STATUS),
-            "delete": membership.has_permission(Permission.CHARGES_DELETE),
-            "credit_note": membership.has_permission(Permission.CREDIT_NOTES_CREATE),
-            "audit": membership.has_permission(Permission.AUDIT_VIEW),
+            "refund": request.actor.may(Permission.CHARGES_REFUND),
+            "change_status": request.actor.may(Permission.CHARGES_CHANGE_STATUS),
+            "delete": request.actor.may(Permission.CHARGES_DELETE),
+            "credit_note": request.actor.may(Permission.CREDIT_NOTES_CREATE),
+            "audit": request.actor.may(Permission.AUDIT_VIEW),
         },
     }
 
@@ -83,7 +83,7 @@ def credit_note_create(request, invoice_id: int):
     created = None
     if form.is_valid():
         try:
-            created = services.credit_note_create(membership=request.membership, invoice=invoice, **form.cleaned_data)
+            created = services.credit_note_create(actor=request.actor, invoice=invoice, **form.cleaned_data)
         except (InvalidInput, Conflict, RefundRefused) as exc:
             form.add_domain_error(exc, form.ERROR_FIELDS)
     if created is not None and not is_htmx(request):

@@ -7,7 +7,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from flexbill.accounts.permissions import Permission
-from flexbill.audit.services import Actor
 from flexbill.errors import Conflict, InvalidInput
 from flexbill.outgoing import selectors, services
 from flexbill.outgoing.signing import HEADER
@@ -27,7 +26,7 @@ def webhook_endpoints(request):
     if request.method == "POST" and form.is_valid():
         try:
             created = services.webhook_endpoint_create(
-                organization=organization, actor=Actor.for_user(request.user), **form.cleaned_data
+                organization=organization, actor=request.actor, **form.cleaned_data
             )
         except InvalidInput as exc:
             form.add_domain_error(exc, form.ERROR_FIELDS)
@@ -61,7 +60,7 @@ def webhook_endpoint_detail(request, endpoint_id: int):
 
 def _set_active(request, endpoint_id: int, *, active: bool):
     endpoint = selectors.webhook_endpoint_get(organization=request.membership.organization, endpoint_id=endpoint_id)
-    services.webhook_endpoint_set_active(endpoint=endpoint, active=active, actor=Actor.for_user(request.user))
+    services.webhook_endpoint_set_active(endpoint=endpoint, active=active, actor=request.actor)
     if active:
         messages.success(request, "Endpoint resumed: new events are delivered to it again.")
     else:
@@ -91,7 +90,7 @@ def webhook_endpoint_resume(request, endpoint_id: int):
 @requires(Permission.INVOICES_MANAGE)
 def webhook_endpoint_delete(request, endpoint_id: int):
     endpoint = selectors.webhook_endpoint_get(organization=request.membership.organization, endpoint_id=endpoint_id)
-    services.webhook_endpoint_delete(endpoint=endpoint, actor=Actor.for_user(request.user))
+    services.webhook_endpoint_delete(endpoint=endpoint, actor=request.actor)
     messages.success(request, f"Endpoint {endpoint.url} was deleted with its delivery log.")
     return redirect("web:webhook_endpoints")
 
@@ -104,7 +103,7 @@ def webhook_delivery_resend(request, endpoint_id: int, delivery_id: int):
     endpoint = selectors.webhook_endpoint_get(organization=request.membership.organization, endpoint_id=endpoint_id)
     delivery = selectors.webhook_delivery_get(endpoint=endpoint, delivery_id=delivery_id)
     try:
-        copy = services.webhook_resend(delivery=delivery)
+        copy = services.webhook_resend(delivery=delivery, actor=request.actor)
     except Conflict as exc:
         messages.error(request, exc.detail)
     else:

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM, Actor, audit_event
@@ -31,15 +30,14 @@ def approval_valid_for() -> timedelta:
     return timedelta(days=settings.FLEXBILL_REFUND_APPROVAL_DAYS)
 
 
-def refund_approve(*, membership: Membership, refund: Refund, now: datetime | None = None) -> Refund:
+def refund_approve(*, actor: Actor, refund: Refund, now: datetime | None = None) -> Refund:
     """Approve a refund awaiting approval and send it to Stripe (as any refund: its own idempotency key, released
     if Stripe refuses, left requested and settled later if Stripe's answer is lost). Raises RefundRefused (403 for
     the requester or without billing.refunds.approve; 409 once decided, expired, or when the charge changed),
     StripeFailed."""
-    if not membership.has_permission(Permission.REFUNDS_APPROVE):
+    if not actor.may(Permission.REFUNDS_APPROVE, organization_id=refund.organization_id):
         raise RefundRefused(Refusal.PERMISSION_DENIED)
     now = now or timezone.now()
-    actor = Actor.for_user(membership.user)
     with transaction.atomic():
         charge = lock_charge(charge_id=refund.charge_id)
         # Read again under the charge's lock: of two approvers at once, the second sees the first one's decision.
@@ -47,7 +45,7 @@ def refund_approve(*, membership: Membership, refund: Refund, now: datetime | No
         refusal = approval_refusal(
             status=refund.status,
             requester_id=refund.created_by_id,
-            approver_id=membership.user_id,
+            approver_id=actor.user_id,
             created_at=refund.created_at,
             now=now,
             valid_for=approval_valid_for(),
@@ -60,7 +58,7 @@ def refund_approve(*, membership: Membership, refund: Refund, now: datetime | No
             before = _state(refund)
             # Conditional on the status it was read with, so it can only ever happen once.
             decided = Refund.objects.filter(pk=refund.pk, status=RefundStatus.AWAITING_APPROVAL).update(
-                status=RefundStatus.REQUESTED, decided_by=membership.user, decided_at=now, updated_at=now
+                status=RefundStatus.REQUESTED, decided_by_id=actor.user_id, decided_at=now, updated_at=now
             )
             if decided != 1:
                 raise RefundRefused(Refusal.NOT_AWAITING_APPROVAL)
@@ -90,14 +88,13 @@ def refund_approve(*, membership: Membership, refund: Refund, now: datetime | No
     return refund_send(refund=refund, actor=actor)
 
 
-def refund_reject(*, membership: Membership, refund: Refund, reason: object, now: datetime | None = None) -> Refund:
+def refund_reject(*, actor: Actor, refund: Refund, reason: object, now: datetime | None = None) -> Refund:
     """Reject a refund awaiting approval: canceled, its reservation released, nothing sent to Stripe. The requester
     may withdraw their own this way if they hold billing.refunds.approve."""
-    if not membership.has_permission(Permission.REFUNDS_APPROVE):
+    if not actor.may(Permission.REFUNDS_APPROVE, organization_id=refund.organization_id):
         raise RefundRefused(Refusal.PERMISSION_DENIED)
     reason = rejection_reason(reason)
     now = now or timezone.now()
-    actor = Actor.for_user(membership.user)
     with transaction.atomic():
         charge = lock_charge(charge_id=refund.charge_id)
         refund = Refund.objects.get(pk=refund.pk)
@@ -106,7 +103,7 @@ def refund_reject(*, membership: Membership, refund: Refund, reason: object, now
         before = _state(refund)
         refund.status = RefundStatus.CANCELED
         refund.failure_reason = reason
-        refund.decided_by = membership.user
+        refund.decided_by_id = actor.user_id
         refund.decided_at = now
         refund.save(update_fields=["status", "failure_reason", "decided_by", "decided_at", "updated_at"])
         recorded = Recorded()

@@ -1,11 +1,10 @@
 from django.db import transaction
 from django.utils import timezone
 
-from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
 from flexbill.choices import ChargeStatus, InvoiceStatus
-from flexbill.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StripeFailed
+from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
 from flexbill.stripe_gateway.client import CHARGE_ID_KEY, gateway_for
 from flexbill.stripe_gateway.types import PaymentMethodInfo, PaymentResult, StripeGatewayError
 
@@ -39,6 +38,7 @@ def _amount_for(invoice: Invoice, amount: object) -> int:
 
 def charge_create_stripe(*, invoice: Invoice, payment_method_id: int, actor: Actor, amount: object = None) -> Charge:
     """Charge a saved payment method through Stripe, off-session. A decline gives a failed charge."""
+    actor.require(Permission.INVOICES_MANAGE, organization_id=invoice.organization_id)
     method = PaymentMethod.objects.filter(pk=payment_method_id, customer_id=invoice.customer_id).first()
     if method is None:
         raise NotFound("No such payment method on this invoice's customer.")
@@ -120,6 +120,7 @@ def _take_paid_with(charge: Charge, method: PaymentMethodInfo) -> None:
 
 def charge_record(*, invoice: Invoice, source: str, amount: object, reference: str, actor: Actor) -> Charge:
     """Record a payment made in another system (Xero, QuickBooks) or by hand. No money moves."""
+    actor.require(Permission.INVOICES_MANAGE, organization_id=invoice.organization_id)
     if source not in RECORDED_SOURCES:
         raise InvalidInput("source must be stripe, xero, quickbooks or manual.", code="source_invalid")
     if amount is None:
@@ -157,14 +158,12 @@ def charge_record(*, invoice: Invoice, source: str, amount: object, reference: s
 MARK_REFUNDED_PERMISSION = {"status": Permission.CHARGES_CHANGE_STATUS, "delete": Permission.CHARGES_DELETE}
 
 
-def charge_mark_refunded(*, membership: Membership, charge: Charge, via: str) -> Charge:
+def charge_mark_refunded(*, actor: Actor, charge: Charge, via: str) -> Charge:
     """Mark a charge Refunded without moving money ("Change status → Refunded", or "Delete").
 
     Only a paid charge, and never beyond what its invoice may still show refunded (rules.mark_refunded_refusal).
     """
-    if not membership.has_permission(MARK_REFUNDED_PERMISSION[via]):
-        raise PermissionDenied(rules.Refusal.PERMISSION_DENIED.sentence)
-    actor = Actor.for_user(membership.user)
+    actor.require(MARK_REFUNDED_PERMISSION[via], organization_id=charge.organization_id)
     with transaction.atomic():
         charge = lock_charge(charge_id=charge.pk)
         refusal = rules.mark_refunded_refusal(charge, invoice=invoice_figures(charge.invoice))

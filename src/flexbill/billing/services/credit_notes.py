@@ -3,11 +3,10 @@ from datetime import date
 
 from django.db import transaction
 
-from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
 from flexbill.choices import RecordedRefundMethod
-from flexbill.errors import Conflict, InvalidInput, PermissionDenied
+from flexbill.errors import Conflict, InvalidInput
 
 from .. import rules
 from ..models import CreditNote, Invoice, Refund, RefundStatus
@@ -19,7 +18,7 @@ from .locks import lock_invoice
 
 def credit_note_create(
     *,
-    membership: Membership,
+    actor: Actor,
     invoice: Invoice,
     amount: object,
     reason: str,
@@ -33,8 +32,7 @@ def credit_note_create(
     invoice may still refund (rules.recorded_refund_refusal), checked under the invoice lock so that two at once
     cannot together return more than was paid.
     """
-    if not membership.has_permission(Permission.CREDIT_NOTES_CREATE):
-        raise PermissionDenied(Refusal.PERMISSION_DENIED.sentence)
+    actor.require(Permission.CREDIT_NOTES_CREATE, organization_id=invoice.organization_id)
     amount = validate_amount(amount)
     reason = (reason or "").strip()
     if not reason or len(reason) > 500:
@@ -45,7 +43,6 @@ def credit_note_create(
         )
     if len(refund_reference or "") > 255:
         raise InvalidInput("refund.reference must be at most 255 characters.", code="reference_invalid")
-    actor = Actor.for_user(membership.user)
     with transaction.atomic():
         invoice = lock_invoice(invoice_id=invoice.pk)
         if refund_method:
@@ -116,7 +113,7 @@ def _create(*, invoice: Invoice, amount: int, reason: str, actor: Actor, **field
         amount=amount,
         currency=invoice.currency,
         reason=reason,
-        created_by=actor.user,
+        created_by_id=actor.user_id,
         **fields,
     )
     note.number = f"CN-{note.pk:06d}"

@@ -3,6 +3,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from flexbill.accounts.models import Organization
+from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
 from flexbill.errors import InvalidInput, StripeFailed
 from flexbill.stripe_gateway.client import gateway_for
@@ -12,6 +13,7 @@ from ..models import Customer, PaymentMethod
 
 
 def customer_create(*, organization: Organization, name: str, email: str, actor: Actor) -> Customer:
+    actor.require(Permission.INVOICES_MANAGE, organization_id=organization.pk)
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise InvalidInput("A customer needs a name of at most 200 characters.", code="name_invalid")
@@ -43,6 +45,7 @@ def customer_create(*, organization: Organization, name: str, email: str, actor:
 
 def payment_method_add(*, customer: Customer, stripe_payment_method: str, actor: Actor) -> PaymentMethod:
     """Attach a Stripe payment method (pm_…) to the customer in Stripe and keep it for charging."""
+    actor.require(Permission.INVOICES_MANAGE, organization_id=customer.organization_id)
     stripe_payment_method = (stripe_payment_method or "").strip()
     if not stripe_payment_method.startswith("pm_") or len(stripe_payment_method) > 255:
         raise InvalidInput(

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from flexbill.accounts.models import Organization
+from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import STRIPE, Actor, audit_record
 from flexbill.bulk_sql import rows_update
 from flexbill.choices import IGNORED_OUTCOME
@@ -294,6 +295,7 @@ def _save(events: list[WebhookEvent]) -> None:
 
 def inbox_event_retry(*, event: WebhookEvent, actor: Actor, on_retry: Callable[[], None] | None = None) -> WebhookEvent:
     """Make an unapplied event due now (a failed one gets one more attempt), audited; `on_retry` after commit."""
+    actor.require(Permission.INVOICES_MANAGE, organization_id=event.organization_id)
     if event.processed_at is not None:
         raise Conflict("This Stripe event is already applied; there is nothing to retry.", code="already_applied")
     now = timezone.now()

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from flexbill.accounts.models import Organization
+from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
 from flexbill.currencies import normalize_currency
 from flexbill.errors import Conflict, InvalidInput
@@ -66,6 +67,7 @@ def invoice_create(
     issued_on: date | None = None,
     status: str = InvoiceStatus.AWAITING_PAYMENT,
 ) -> Invoice:
+    actor.require(Permission.INVOICES_MANAGE, organization_id=organization.pk)
     currency = validate_currency(currency)
     if payment_method not in InvoicePaymentMethod.values:
         raise InvalidInput(

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import SYSTEM, Actor, audit_event, audit_record
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
@@ -32,7 +31,7 @@ MAX_NOTE = 1000
 
 def refund_create(
     *,
-    membership: Membership,
+    actor: Actor,
     charge: Charge,
     amount: object = None,
     reason: str = RefundReason.REQUESTED_BY_CUSTOMER,
@@ -65,14 +64,13 @@ def refund_create(
             "currency": currency,
         }
     fingerprint = request_fingerprint(charge.pk, request_body)
-    if not membership.has_permission(Permission.CHARGES_REFUND):
+    if not actor.may(Permission.CHARGES_REFUND, organization_id=charge.organization_id):
         # Before anything else, replays included: a key someone else used reveals nothing to the unpermitted.
         raise RefundRefused(Refusal.PERMISSION_DENIED)
     existing = _refund_for_key(charge.organization_id, idempotency_key)
     if existing is not None:
         return _replay(existing, fingerprint)
 
-    actor = Actor.for_user(membership.user)
     try:
         with transaction.atomic():
             charge, invoice_charges = lock_charge_and_siblings(charge_id=charge.pk)
@@ -84,7 +82,7 @@ def refund_create(
             eligibility = rules.refund_eligibility(
                 charge,
                 now=now or timezone.now(),
-                can_refund=membership.has_permission(Permission.CHARGES_REFUND),
+                can_refund=actor.may(Permission.CHARGES_REFUND),
                 amount=amount,
                 currency=currency,
                 invoice=invoice_figures(charge.invoice, invoice_charges),
@@ -109,7 +107,7 @@ def refund_create(
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
                 credit_note_requested=credit_note,
-                created_by=membership.user,
+                created_by_id=actor.user_id,
             )
             recorded = Recorded()
             recorded.audits.append(

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.urls import resolve
 
-from flexbill.accounts.models import Membership, Organization
+from flexbill.accounts.models import Organization
 from flexbill.accounts.organization_rules import may_change_stripe_connection
+from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
 from flexbill.errors import InvalidInput, PermissionDenied, StripeFailed
 from flexbill.stripe_gateway.client import stripe_key_check
@@ -39,21 +40,20 @@ class TestEventResult:
 
 
 def stripe_connection_update(
-    *, membership: Membership, secret_key: str | None = None, webhook_secret: str | None = None
+    *, actor: Actor, secret_key: str | None = None, webhook_secret: str | None = None
 ) -> Organization:
     """Save a new secret key, signing secret or both, all or nothing. Refused, with nothing saved: not an owner (403),
     not a Stripe secret or restricted key or not a signing secret (400), a key Stripe refuses in one read call (400),
     Stripe cannot be asked (502)."""
-    _require_owner(membership)
+    _require_owner(actor)
     if secret_key is None and webhook_secret is None:
         raise InvalidInput("Give a secret key, a webhook signing secret or both.", code="nothing_to_change")
     key = _secret_key(secret_key) if secret_key is not None else None
     signing_secret = _webhook_secret(webhook_secret) if webhook_secret is not None else None
     if key is not None:
         _ask_stripe(key)  # outside any transaction: no row stays locked while Stripe is asked
-    actor = Actor.for_user(membership.user)
     with transaction.atomic():
-        organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
+        organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
         if key is not None:
             _save_secret(organization, actor, "stripe_secret_key", key)
         if signing_secret is not None:
@@ -63,14 +63,14 @@ def stripe_connection_update(
     return organization
 
 
-def stripe_test_event_send(*, membership: Membership) -> TestEventResult:
+def stripe_test_event_send(*, actor: Actor) -> TestEventResult:
     """Sign a `ping` event with the stored signing secret exactly as Stripe signs deliveries and hand it to the
     webhook endpoint's own verification, in this process (no HTTP request to itself: nothing to forge, and a
     single-worker server cannot wait on itself). It proves the stored secret is what deliveries are verified with
     and that verified deliveries are stored; whether Stripe signs with the same secret, Stripe's own "Send test
     webhook" shows."""
-    _require_owner(membership)
-    organization = Organization.objects.get(pk=membership.organization_id)
+    _require_owner(actor)
+    organization = Organization.objects.get(pk=actor.organization_id)
     if not organization.stripe_webhook_secret:
         raise InvalidInput("Enter the webhook signing secret first.", code="webhook_secret_missing")
     event_id = f"evt_flexbill_test_{secrets.token_hex(12)}"
@@ -88,7 +88,7 @@ def stripe_test_event_send(*, membership: Membership) -> TestEventResult:
     verified = outcome.status == 200
     audit_record(
         organization_id=organization.pk,
-        actor=Actor.for_user(membership.user),
+        actor=actor,
         action="stripe.test_event_sent",
         obj=organization,
         after={"event_id": event_id, "verified": verified},
@@ -112,8 +112,10 @@ def _test_event_body(event_id: str, organization: Organization) -> str:
     return json.dumps(event, indent=2)  # pretty-printed, as Stripe sends it
 
 
-def _require_owner(membership: Membership) -> None:
-    if not may_change_stripe_connection(membership.role):
+def _require_owner(actor: Actor) -> None:
+    # An owner holds every permission; one only invited holds none (and a deactivated user none either).
+    actor.require(Permission.SETTINGS_MANAGE, refusal=OWNER_ONLY)
+    if not may_change_stripe_connection(actor.role):
         raise PermissionDenied(OWNER_ONLY)
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from flexbill.audit.services import SYSTEM
 from flexbill.ops.demo_seed import DEMO_PASSWORD, seed_demo
 from flexbill.ops.localstripe import free_port, start_local_stripe
 from flexbill.outgoing.services import webhook_endpoint_create
@@ -76,7 +77,9 @@ class Command(BaseCommand):
                 call_command("migrate", verbosity=0)
             org = seed_demo(console=console)
             # A local integrator hears about refunds from now on (events of the seeding are not sent).
-            endpoint = webhook_endpoint_create(organization=org, url=f"http://127.0.0.1:{receiver_port}/flexbill")
+            endpoint = webhook_endpoint_create(
+                organization=org, url=f"http://127.0.0.1:{receiver_port}/flexbill", actor=SYSTEM
+            )
             secret_file.write_text(endpoint.secret)
             children.append(
                 subprocess.Popen(  # noqa: S603
