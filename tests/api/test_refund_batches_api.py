@@ -7,7 +7,7 @@ import pytest
 
 from api_calls import assert_error, post
 from flexbill.audit.models import AuditEvent
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, Refund
 from flexbill.refund_batches.models import RefundBatch, RefundBatchItem
@@ -89,7 +89,7 @@ def test_items_not_refundable_are_refused_with_the_refusals_sentence_and_never_s
     org, owner, owner_api, make_paid_charge, make_customer, make_invoice, stripe_requests
 ):
     refunded = make_paid_charge(org, amount=5000)
-    services.refund_create(membership=owner, charge=refunded)
+    services.refund_create(actor=Actor.for_membership(owner), charge=refunded)
     customer, _ = make_customer(org)
     xero = services.charge_record(
         invoice=make_invoice(org, customer, total=4000), source="xero", amount=4000, reference="X-1", actor=SYSTEM

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge
 from flexbill.refund_batches.models import RefundBatch
@@ -27,7 +28,7 @@ def test_owner_refunds_half_of_every_card_invoice_of_a_filter_with_preview_and_l
     settings.TASKS = DATABASE_TASKS
     cards = [make_paid_charge(org, amount=amount) for amount in (12000, 8001, 4500)]
     already = make_paid_charge(org, amount=3000)
-    services.refund_create(membership=owner, charge=already)
+    services.refund_create(actor=Actor.for_membership(owner), charge=already)
     customer, _ = make_customer(org)
     transfer = make_invoice(org, customer, total=5000, payment_method="bank_transfer")
     org.refund_approval_threshold = 10000  # refunds of $100.00 or more wait for a second person's approval

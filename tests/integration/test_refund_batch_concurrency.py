@@ -4,6 +4,7 @@ threads, real database transactions."""
 
 import pytest
 
+from flexbill.audit.services import Actor
 from flexbill.errors import Conflict
 from flexbill.refund_batches.models import RefundBatch
 from flexbill.refund_batches.services import refund_batch_create, refund_batch_run
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_batches_started_at_once_with_the_same_charges_make_exactly_one_batch(org, owner, make_paid_charge):
     charges = [make_paid_charge(org, amount=2000), make_paid_charge(org, amount=3000)]
     results = run_together(
-        lambda: refund_batch_create(membership=owner, charge_ids=[c.pk for c in charges], percent=50)
+        lambda: refund_batch_create(actor=Actor.for_membership(owner), charge_ids=[c.pk for c in charges], percent=50)
     )
 
     batches = [r for r in results if isinstance(r, RefundBatch)]
@@ -31,10 +32,10 @@ def test_batches_started_at_once_with_the_same_charges_make_exactly_one_batch(or
 
 def test_a_charge_is_free_for_another_batch_once_its_batch_is_done(org, owner, make_paid_charge):
     charge = make_paid_charge(org, amount=2000)
-    first = refund_batch_create(membership=owner, charge_ids=[charge.pk], percent=10)
+    first = refund_batch_create(actor=Actor.for_membership(owner), charge_ids=[charge.pk], percent=10)
     with pytest.raises(Conflict):
-        refund_batch_create(membership=owner, charge_ids=[charge.pk], percent=10)
+        refund_batch_create(actor=Actor.for_membership(owner), charge_ids=[charge.pk], percent=10)
     assert refund_batch_run(batch_id=first.pk, token=str(first.claim_token))
 
-    second = refund_batch_create(membership=owner, charge_ids=[charge.pk], percent=10)
+    second = refund_batch_create(actor=Actor.for_membership(owner), charge_ids=[charge.pk], percent=10)
     assert second.pk != first.pk

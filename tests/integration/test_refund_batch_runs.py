@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import Actor
 from flexbill.billing.models import Refund
 from flexbill.refund_batches.models import RefundBatch
 from flexbill.refund_batches.services import refund_batch_create, refund_batch_run, refund_batches_due
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def batch(org, owner, make_paid_charge):
     charges = [make_paid_charge(org, amount=1000 * (n + 1)) for n in range(3)]
-    return refund_batch_create(membership=owner, charge_ids=[c.pk for c in charges])
+    return refund_batch_create(actor=Actor.for_membership(owner), charge_ids=[c.pk for c in charges])
 
 
 def test_a_batch_runs_in_turns_each_handing_its_claim_to_the_next(batch):

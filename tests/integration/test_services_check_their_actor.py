@@ -24,6 +24,7 @@ from flexbill.billing.services.stripe_connection import stripe_connection_update
 from flexbill.errors import FlexbillError
 from flexbill.outgoing import services as outgoing
 from flexbill.outgoing.models import WebhookDelivery
+from flexbill.refund_batches.services import refund_batch_create
 
 SERVICE_MODULES = [
     *(f"flexbill.billing.services.{m.name}" for m in pkgutil.iter_modules(flexbill.billing.services.__path__)),
@@ -34,6 +35,7 @@ SERVICE_MODULES = [
     "flexbill.accounts.preferences",
     "flexbill.outgoing.services",
     "flexbill.notifications.services",
+    "flexbill.refund_batches.services",
 ]
 
 # name -> (permission the actor must hold, call(actor, world)). None: being an active member of the organization is
@@ -144,7 +146,14 @@ CHECKED = {
     "role_delete": (Permission.SETTINGS_MANAGE, lambda a, w: roles.role_delete(actor=a, role=w["spare"])),
     "api_token_issue": (None, lambda a, w: tokens.api_token_issue(actor=a, name="Export")),
     "api_token_revoke": (None, lambda a, w: tokens.api_token_revoke(actor=a, token=w["token"])),
+    "refund_batch_create": (
+        Permission.CHARGES_REFUND,
+        lambda a, w: refund_batch_create(actor=a, charge_ids=[w["charge"].pk]),
+    ),
 }
+# Services that act in the actor's own organization: another organization's objects are not found there (404,
+# tests/api/test_refund_batches_api.py), rather than refused.
+IN_OWN_ORGANIZATION = {"refund_batch_create"}
 
 # Public functions of the service modules that are not a member's action, and why.
 NOT_A_MEMBER_ACTION = {
@@ -207,6 +216,13 @@ NOT_A_MEMBER_ACTION = {
     "role_permissions_clean": "pure",
     "api_token_name_clean": "pure",
     "retry_delay": "pure",
+    # Refund batches: the worker runs a queued batch, each item as an ordinary refund_create by its requester.
+    "refund_batch_claim": "the worker taking a queued batch",
+    "refund_batch_run": "the worker running a batch: each item is refund_create with the requester's actor",
+    "refund_batches_due": "read",
+    "batch_counts": "read",
+    "amount_label": "pure",
+    "item_idempotency_key": "pure",
 }
 
 
@@ -290,7 +306,9 @@ def test_a_service_refuses_an_actor_lacking_its_permission_and_changes_nothing(n
 
 # Services given an object of the organization (not those that act in the actor's own organization by design).
 OBJECT_BOUND = [
-    name for name, (permission, _) in CHECKED.items() if permission not in (None, "owner", Permission.SETTINGS_MANAGE)
+    name
+    for name, (permission, _) in CHECKED.items()
+    if permission not in (None, "owner", Permission.SETTINGS_MANAGE) and name not in IN_OWN_ORGANIZATION
 ]
 
 

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import Actor
 from flexbill.billing.models import Charge, Refund
 from flexbill.refund_batches.models import RefundBatch
 from flexbill.refund_batches.services import refund_batch_create
@@ -46,7 +47,7 @@ def test_a_worker_killed_mid_batch_is_resumed_and_refunds_every_charge_exactly_o
 ):
     settings.FLEXBILL_REFUND_BATCH_LEASE_SECONDS = 1  # the batch's first claim; the worker is sent its own
     charges = [make_paid_charge(org, amount=1000 + n) for n in range(6)]
-    batch = refund_batch_create(membership=owner, charge_ids=[c.pk for c in charges])
+    batch = refund_batch_create(actor=Actor.for_membership(owner), charge_ids=[c.pk for c in charges])
 
     doomed = worker_process(env=killed_at(point, hit=3))
     assert doomed.process.wait(timeout=90) == -9, doomed.log()  # SIGKILL at the fault point, mid-batch

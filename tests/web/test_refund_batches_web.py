@@ -7,7 +7,7 @@ import io
 import pytest
 from django.test import Client
 
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Refund
 from flexbill.refund_batches.models import RefundBatch
@@ -138,7 +138,7 @@ def test_a_finished_batch_page_stops_refreshing_and_its_csv_neutralises_formulas
     customer.save()
     invoice = make_invoice(org, customer, total=2500)
     charge = services.charge_create_stripe(invoice=invoice, payment_method_id=method.pk, actor=SYSTEM)
-    batch = refund_batch_create(membership=owner, charge_ids=[charge.pk], note="+1 cmd")
+    batch = refund_batch_create(actor=Actor.for_membership(owner), charge_ids=[charge.pk], note="+1 cmd")
     assert refund_batch_run(batch_id=batch.pk, token=str(batch.claim_token))
 
     html = owner_web.get(f"/refund-batches/{batch.pk}/").content.decode()
@@ -154,7 +154,9 @@ def test_a_finished_batch_page_stops_refreshing_and_its_csv_neutralises_formulas
 
 def test_another_organizations_batch_is_not_found(org, owner_web, make_org, make_member, make_paid_charge):
     other = make_org()
-    batch = refund_batch_create(membership=make_member(other, "owner"), charge_ids=[make_paid_charge(other).pk])
+    batch = refund_batch_create(
+        actor=Actor.for_membership(make_member(other, "owner")), charge_ids=[make_paid_charge(other).pk]
+    )
     assert owner_web.get(f"/refund-batches/{batch.pk}/").status_code == 404
     assert owner_web.get(f"/refund-batches/{batch.pk}/results.csv").status_code == 404
 
@@ -162,9 +164,11 @@ def test_another_organizations_batch_is_not_found(org, owner_web, make_org, make
 def test_every_member_sees_the_organizations_refund_batches_and_only_theirs(
     org, owner, make_member, make_org, make_paid_charge
 ):
-    ours = refund_batch_create(membership=owner, charge_ids=[make_paid_charge(org).pk], percent=20)
+    ours = refund_batch_create(actor=Actor.for_membership(owner), charge_ids=[make_paid_charge(org).pk], percent=20)
     other = make_org()
-    theirs = refund_batch_create(membership=make_member(other, "owner"), charge_ids=[make_paid_charge(other).pk])
+    theirs = refund_batch_create(
+        actor=Actor.for_membership(make_member(other, "owner")), charge_ids=[make_paid_charge(other).pk]
+    )
 
     html = signed_in(make_member(org, "member")).get("/refund-batches/").content.decode()
     assert f'<tr data-batch-id="{ours.pk}">' in html

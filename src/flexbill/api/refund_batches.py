@@ -79,7 +79,7 @@ def batch_out(batch: RefundBatch) -> dict:
 @router.post("/refund-batches", response={202: RefundBatchOut, **ERRORS})
 def refund_batch_post(request, payload: RefundBatchIn):
     batch = refund_batch_create(
-        membership=request.auth,
+        actor=request.auth,
         charge_ids=payload.charges,
         percent=None if payload.amount == RefundBatchAmount.FULL else payload.amount.percent,
         reason=payload.reason,

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from flexbill.accounts.models import Membership
+from flexbill.accounts.models import Membership, Organization
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import SYSTEM, Actor, audit_record
 from flexbill.billing.models import Charge, Refund
@@ -29,7 +29,7 @@ RUN_SECONDS = 5.0
 
 def refund_batch_create(
     *,
-    membership: Membership,
+    actor: Actor,
     charge_ids: list,
     percent: object = None,
     reason: str = RefundReason.REQUESTED_BY_CUSTOMER,
@@ -43,7 +43,8 @@ def refund_batch_create(
     charge still in an unfinished batch (409).
     `on_queued(batch)` runs after commit: it queues the worker's first run, with the batch's claim_token.
     """
-    if not membership.has_permission(Permission.CHARGES_REFUND):
+    actor.require(Permission.CHARGES_REFUND, refusal=Refusal.PERMISSION_DENIED.sentence)
+    if actor.membership_id is None:  # whose permissions would each item be refunded with?
         raise RefundRefused(Refusal.PERMISSION_DENIED)
     ids = _charge_ids(charge_ids)
     if percent is not None and (type(percent) is not int or not 1 <= percent <= 100):
@@ -53,14 +54,13 @@ def refund_batch_create(
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise InvalidInput(f"note must be at most {MAX_NOTE} characters.", code="note_invalid")
-    organization = membership.organization
+    organization = Organization.objects.get(pk=actor.organization_id)
     found = set(Charge.objects.filter(organization=organization, pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:
         shown = ", ".join(str(i) for i in missing[:10]) + (" …" if len(missing) > 10 else "")
         raise NotFound(f"No such charge: {shown}. Nothing was refunded.", code="charge_not_found")
 
-    actor = Actor.for_user(membership.user)
     with transaction.atomic():
         # Two batches started at once with a charge in common (a double click, two people): the charge rows are
         # locked, so the second waits, then sees the first's items and is refused (SQLite: one writer at a time).
@@ -68,8 +68,8 @@ def refund_batch_create(
         _refuse_charges_in_unfinished_batches(ids)
         batch = RefundBatch.objects.create(
             organization=organization,
-            membership=membership,
-            created_by=membership.user,
+            membership_id=actor.membership_id,
+            created_by_id=actor.user_id,
             amount_mode=RefundBatchAmount.FULL if percent is None else RefundBatchAmount.PERCENT,
             percent=percent,
             reason=reason,
@@ -193,15 +193,16 @@ def refund_batch_run(*, batch_id: int, token: str | None = None, on_more=None, s
             return False
         if not _renew(batch, token):
             return False  # another worker took the batch over: it runs the rest
-        _run_item(batch=batch, item=item, membership=membership)
+        _run_item(batch=batch, item=item, actor=None if membership is None else Actor.for_membership(membership))
         fault_point("refund_batch_item_done")
     return _finish(batch, token)
 
 
-def _run_item(*, batch: RefundBatch, item: RefundBatchItem, membership: Membership | None) -> None:
+def _run_item(*, batch: RefundBatch, item: RefundBatchItem, actor: Actor | None) -> None:
+    """One item, refunded by the requester with the permissions their membership holds now (none once removed)."""
     charge = item.charge
     refund, detail = None, ""
-    if membership is None or not membership.has_permission(Permission.CHARGES_REFUND):
+    if actor is None or not actor.may(Permission.CHARGES_REFUND, organization_id=batch.organization_id):
         return _item_record(
             batch, item, status=RefundBatchItemStatus.REFUSED, detail=Refusal.PERMISSION_DENIED.sentence
         )
@@ -213,7 +214,7 @@ def _run_item(*, batch: RefundBatch, item: RefundBatchItem, membership: Membersh
     key = item_idempotency_key(batch, charge.pk)
     try:
         refund = refund_create(
-            membership=membership,
+            actor=actor,
             charge=charge,
             amount=amount,
             reason=batch.reason,
@@ -223,7 +224,7 @@ def _run_item(*, batch: RefundBatch, item: RefundBatchItem, membership: Membersh
         if refund.status == RefundStatus.REQUESTED:
             # Found again after this batch's worker died between recording the refund and hearing from Stripe (the
             # batch's lease has ended, so that worker is gone): adopt Stripe's refund, or send it now, once.
-            refund = refund_settle(refund=refund, resend=True, actor=Actor.for_user(membership.user))
+            refund = refund_settle(refund=refund, resend=True, actor=actor)
     except RefundRefused as exc:
         return _item_record(batch, item, status=RefundBatchItemStatus.REFUSED, detail=exc.detail)
     except (StripeFailed, Conflict) as exc:

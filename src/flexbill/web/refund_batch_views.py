@@ -73,7 +73,7 @@ def _batch_create(request):
     if form.is_valid():
         try:
             batch = refund_batch_create(
-                membership=request.membership,
+                actor=request.actor,
                 charge_ids=form.cleaned_data["charges"],
                 percent=form.cleaned_data["percent"],
                 reason=form.cleaned_data["reason"],
