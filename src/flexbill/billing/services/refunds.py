@@ -14,7 +14,6 @@ from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import SYSTEM, Actor, audit_record
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
-from flexbill.faults import fault_point
 from flexbill.stripe_gateway.client import REFUND_ID_KEY, REFUND_REFERENCE_KEY, gateway_for
 from flexbill.stripe_gateway.types import RefundInfo, StripeGatewayError
 
@@ -201,7 +200,6 @@ def _send(*, refund: Refund, actor: Actor) -> Refund:
             ) from exc
         _release(refund=refund, actor=actor, message=exc.message)
         raise StripeFailed(f"Stripe did not refund: {exc.message} Nothing was changed.") from exc
-    fault_point("after_stripe_refund")
     return _store(refund=refund, info=info, actor=actor, read_at=read_at)
 
 
