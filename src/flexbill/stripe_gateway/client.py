@@ -16,6 +16,7 @@ from django.conf import settings
 from .keys import key_mode
 from .types import (
     ChargeDetails,
+    LiveKeyRefused,
     PaymentMethodInfo,
     PaymentResult,
     RefundInfo,
@@ -72,7 +73,7 @@ def stripe_key_check(secret_key: str) -> None:
 def _gateway(secret_key: str) -> "StripeGateway":
     local = settings.FLEXBILL_LOCAL_STRIPE_WORKAROUNDS
     if local and key_mode(secret_key) == "live":
-        raise StripeRejected(LIVE_KEY_WITH_LOCAL_WORKAROUNDS)
+        raise LiveKeyRefused(LIVE_KEY_WITH_LOCAL_WORKAROUNDS)
     return StripeGateway(
         _stripe_client(
             secret_key,
