@@ -10,12 +10,11 @@ def var_dir() -> Path:
 
 
 def before_demo() -> None:
-    """The demo always runs on its own SQLite file, reset at every start (the local Stripe keeps no data), with the
-    local-Stripe workarounds on."""
+    """The demo always runs on its own SQLite file, reset at every start (the local Stripe keeps no data). It turns
+    the local-Stripe workarounds on itself, with the address of the local Stripe it starts."""
     var = var_dir()
     var.mkdir(parents=True, exist_ok=True)
     os.environ["DATABASE_URL"] = f"sqlite:///{var.resolve() / 'demo.sqlite3'}"
-    os.environ["FLEXBILL_LOCAL_STRIPE_WORKAROUNDS"] = "1"
 
 
 def before_stripe_refund() -> None:
