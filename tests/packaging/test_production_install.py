@@ -4,6 +4,7 @@ brings no demo code, no local Stripe (localstripe) and no aiohttp, and `flexbill
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -28,8 +29,14 @@ def run(*command, **kwargs) -> str:
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("wheels")
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(ROOT), str(ROOT / "demo"))
+    """Both wheels, built from a copy of the sources (a build/ left in the checkout could add stale files)."""
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheels")
+    junk = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in ("src", "demo"):
+        shutil.copytree(ROOT / name, source / name, ignore=junk)
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(source), str(source / "demo"))
     found = {path.name.split("-")[0]: path for path in out.glob("*.whl")}
     assert set(found) == {"flexbill", "flexbill_demo"}, found
     return found
