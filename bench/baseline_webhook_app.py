@@ -17,11 +17,15 @@ import uuid
 from datetime import UTC, datetime
 
 import psycopg
+from cryptography.fernet import Fernet, MultiFernet
 
 TOLERANCE = 300
 _local = threading.local()
 URL = os.environ["DATABASE_URL"]
 SQLITE = URL.startswith("sqlite")
+# Signing secrets are stored encrypted, as flexbill stores them; like flexbill, decrypt each once per process.
+_FERNET = MultiFernet([Fernet(k.strip()) for k in os.environ["FLEXBILL_ENCRYPTION_KEYS"].split(",") if k.strip()])
+_secrets: dict[str, str] = {}
 
 WEBHOOK_INSERT = (
     "INSERT INTO billing_webhookevent (organization_id, org_slug, event_id, event_type, headers, body, "
@@ -79,6 +83,12 @@ def _verified(body: bytes, header: str, secret: str) -> bool:
     return fresh and any(hmac.compare_digest(expected, s) for s in signatures)
 
 
+def _secret(slug: str, stored: str) -> str:
+    if slug not in _secrets:
+        _secrets[slug] = _FERNET.decrypt(stored.encode()).decode()
+    return _secrets[slug]
+
+
 def _answer(start_response, status: str, detail: str):
     body = json.dumps({"detail": detail}).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -95,7 +105,7 @@ def application(environ, start_response):
         row = conn.execute(
             f"SELECT id, stripe_webhook_secret FROM accounts_organization WHERE slug = {P}", [slug]
         ).fetchone()
-        if row is None or not _verified(body, signature, row[1]):
+        if row is None or not _verified(body, signature, _secret(slug, row[1])):
             return False
         org_id, now = row[0], datetime.now(UTC)
         if SQLITE:  # as Django stores datetimes in SQLite: naive UTC text

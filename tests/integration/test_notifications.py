@@ -1,6 +1,7 @@
 """Refund emails (issue: beyond the refund button): once per refund, per-organization switch, admins on failure."""
 
 from flexbill.billing import services
+from flexbill.choices import RefundOrigin
 from flexbill.notifications.models import RefundNotification
 from flexbill.notifications.services import refund_notify
 
@@ -64,3 +65,20 @@ def test_failed_refund_notifies_the_billing_admins_not_the_customer(
     assert len(mailoutbox) == 1
     assert sorted(mailoutbox[0].to) == sorted([owner.user.email, clerk.user.email])
     assert "expired_or_canceled_card" in mailoutbox[0].body
+
+
+def test_customer_email_shows_the_staff_note_of_a_refund_made_in_flexbill_only(
+    org, owner, paid_charge, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.refund_create(membership=owner, charge=paid_charge, amount=1000, note="Sorry for the double booking")
+    with django_capture_on_commit_callbacks(execute=False):
+        from_stripe = services.refund_create(membership=owner, charge=paid_charge, amount=500)
+    from_stripe.origin, from_stripe.note = RefundOrigin.STRIPE, "Internal: seen in the Stripe dashboard"
+    from_stripe.save()
+
+    assert refund_notify(refund_id=from_stripe.pk, kind="customer_refund_succeeded") == "sent"
+
+    assert len(mailoutbox) == 2
+    assert "Note: Sorry for the double booking" in mailoutbox[0].body
+    assert "Note:" not in mailoutbox[1].body

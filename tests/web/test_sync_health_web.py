@@ -38,6 +38,7 @@ def test_a_member_sees_the_failed_event_and_its_reason_but_no_retry_button(org, 
     assert page.status_code == 200
     html = page.content.decode()
     assert "evt_failed_1" in html and "Invalid API Key provided" in html
+    assert '<span class="badge badge-failed">Failed</span>' in html  # its state, as a label
     assert 'href="/integrations/stripe-sync/"' in html  # in the navigation
     assert "Retry now" not in html
 

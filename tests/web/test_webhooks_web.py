@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from flexbill.audit.models import AuditEvent
+from flexbill.choices import DeliveryStatus
 from flexbill.outgoing.models import WebhookDelivery, WebhookEndpoint
 from flexbill.outgoing.services import webhook_endpoint_create
 from outgoing_urls import INTERNAL_URLS
@@ -204,3 +205,12 @@ def test_resending_to_a_paused_endpoint_is_explained(owner_client, delivery, no_
     response = owner_client.post(f"/integrations/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/resend/", follow=True)
     assert "resume it before resending" in response.content.decode()
     assert WebhookDelivery.objects.count() == 1
+
+
+def test_a_delivered_event_shows_as_delivered_in_the_success_colour(owner_client, delivery):
+    delivery.status = DeliveryStatus.SUCCEEDED
+    delivery.save()
+
+    html = owner_client.get(f"/integrations/webhooks/{delivery.endpoint_id}/").content.decode()
+
+    assert '<span class="badge badge-success">Delivered</span>' in html

@@ -12,6 +12,7 @@ from flexbill.audit.services import SYSTEM
 from flexbill.billing import services
 from flexbill.billing.models import Charge
 from flexbill.billing.services.reconcile import reconcile_organization
+from flexbill.choices import ChargeSource, ChargeStatus, InvoicePaymentMethod, Role
 from flexbill_demo.stripe_dashboard import stripe_payment_method_create, stripe_refund_directly
 
 DEMO_PASSWORD = "flexbill-demo"
@@ -53,10 +54,10 @@ def seed_demo(*, console) -> Organization:
     )
     clerk_role = custom_role_create(organization=org, name="Billing clerk", permissions=[Permission.CHARGES_REFUND])
     user_create(
-        organization=org, email="owner@demo.flexbill.test", password=DEMO_PASSWORD, role="owner", name="Olivia Owner"
+        organization=org, email="owner@demo.flexbill.test", password=DEMO_PASSWORD, role=Role.OWNER, name="Olivia Owner"
     )
     user_create(
-        organization=org, email="admin@demo.flexbill.test", password=DEMO_PASSWORD, role="admin", name="Adam Admin"
+        organization=org, email="admin@demo.flexbill.test", password=DEMO_PASSWORD, role=Role.ADMIN, name="Adam Admin"
     )
     user_create(
         organization=org,
@@ -66,7 +67,11 @@ def seed_demo(*, console) -> Organization:
         name="Clara Clerk",
     )
     user_create(
-        organization=org, email="frontdesk@demo.flexbill.test", password=DEMO_PASSWORD, role="member", name="Front desk"
+        organization=org,
+        email="frontdesk@demo.flexbill.test",
+        password=DEMO_PASSWORD,
+        role=Role.MEMBER,
+        name="Front desk",
     )
 
     plan = _invoice_plan(rng)
@@ -104,14 +109,14 @@ def _invoice_plan(rng: random.Random) -> list[tuple[str, list]]:
 
 def _seed_invoice(org, customer, card, kind, lines, days_ago):
     method = {
-        "sepa": "stripe_sepa",
-        "sepa_old": "stripe_sepa",
-        "sepa_pending": "stripe_sepa",
-        "ach_pending": "stripe_ach",
-        "xero": "bank_transfer",
-        "quickbooks": "bank_transfer",
-        "awaiting": "bank_transfer",
-    }.get(kind, "stripe_card")
+        "sepa": InvoicePaymentMethod.STRIPE_SEPA,
+        "sepa_old": InvoicePaymentMethod.STRIPE_SEPA,
+        "sepa_pending": InvoicePaymentMethod.STRIPE_SEPA,
+        "ach_pending": InvoicePaymentMethod.STRIPE_ACH,
+        "xero": InvoicePaymentMethod.BANK_TRANSFER,
+        "quickbooks": InvoicePaymentMethod.BANK_TRANSFER,
+        "awaiting": InvoicePaymentMethod.BANK_TRANSFER,
+    }.get(kind, InvoicePaymentMethod.STRIPE_CARD)
     invoice = services.invoice_create(
         organization=org,
         customer=customer,
@@ -146,9 +151,9 @@ def _seed_invoice(org, customer, card, kind, lines, days_ago):
             invoice=invoice,
             amount=invoice.total,
             currency=invoice.currency,
-            source="stripe",
-            payment_status="pending",
-            status="pending",
+            source=ChargeSource.STRIPE,
+            payment_status=ChargeStatus.PENDING,
+            status=ChargeStatus.PENDING,
             payment_method_type="us_bank_account",
             charged_at=timezone.now(),
         )
@@ -157,7 +162,7 @@ def _seed_invoice(org, customer, card, kind, lines, days_ago):
             customer=customer, stripe_payment_method="pm_card_chargeCustomerFail", actor=SYSTEM
         )
         services.charge_create_stripe(invoice=invoice, payment_method_id=declining.pk, actor=SYSTEM)
-    elif kind in ("xero", "quickbooks"):
+    elif kind in (ChargeSource.XERO, ChargeSource.QUICKBOOKS):
         services.charge_record(
             invoice=invoice,
             source=kind,

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
+from flexbill.choices import MembershipStatus
 from flexbill.encryption.fields import EncryptedTextField
 
 from .permissions import Permission, Role, role_permits
@@ -43,18 +44,12 @@ class CustomRole(models.Model):
         return self.name
 
 
-class MembershipStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    # Invited and not yet accepted: holds no permission, signs nobody in, and no API token can be made for it.
-    PENDING = "pending", "Invited"
-
-
 class Membership(models.Model):
     """A user's place in one organization, with the role that decides what they may do there."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=[(r.value, r.value.title()) for r in Role])
+    role = models.CharField(max_length=10, choices=Role.choices)
     custom_role = models.ForeignKey(CustomRole, null=True, blank=True, on_delete=models.PROTECT)
     status = models.CharField(max_length=10, choices=MembershipStatus.choices, default=MembershipStatus.ACTIVE)
     # The invitation link carries a random nonce; only its SHA-256 is kept. A new invitation replaces it and
@@ -66,7 +61,7 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "organization"], name="membership_unique"),
             models.CheckConstraint(
-                condition=(models.Q(role="custom", custom_role__isnull=False) | ~models.Q(role="custom")),
+                condition=(models.Q(role=Role.CUSTOM, custom_role__isnull=False) | ~models.Q(role=Role.CUSTOM)),
                 name="membership_custom_role_set",
             ),
         ]

@@ -4,6 +4,8 @@ no ORM."""
 from dataclasses import dataclass
 from enum import StrEnum
 
+from flexbill.choices import Role
+
 
 class Permission(StrEnum):
     INVOICES_VIEW = "billing.invoices.view"
@@ -86,13 +88,6 @@ def permission_paths() -> dict[str, str]:
     for area in PERMISSION_TREE:
         walk(area, ())
     return paths
-
-
-class Role(StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    MEMBER = "member"
-    CUSTOM = "custom"
 
 
 # Every role may look at invoices; owners and admins may do everything (as in Flex). A custom role holds

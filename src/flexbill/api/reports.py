@@ -11,8 +11,8 @@ from pydantic import StrictBool
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor
 from flexbill.billing import exports, selectors
-from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus
 from flexbill.billing.reports import refunds_report
+from flexbill.choices import InvoicePaymentMethod, InvoiceStatus, RefundOrigin, RefundStatus
 from flexbill.errors import InvalidInput
 from flexbill.outgoing import selectors as outgoing_selectors
 from flexbill.outgoing.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
@@ -105,8 +105,8 @@ def invoices_csv(
 @router.get("/exports/refunds.csv", response={200: None, **ERRORS}, tags=["exports"])
 def refunds_csv(
     request,
-    status: Literal["requested", "pending", "requires_action", "succeeded", "failed", "canceled"] | None = None,
-    origin: Literal["app", "stripe", "manual"] | None = None,
+    status: Literal[tuple(RefundStatus.values)] | None = None,  # type: ignore[valid-type]
+    origin: Literal[tuple(RefundOrigin.values)] | None = None,  # type: ignore[valid-type]
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ):

@@ -8,6 +8,7 @@ from ninja import Field, Query, Schema
 from pydantic import Strict
 
 from flexbill.billing.rules import MAX_AMOUNT
+from flexbill.choices import ChargeSource, ChargeStatus, RecordedRefundMethod, RefundReason
 
 # Money is a whole number of minor units: strict, so "100", 1.5 and true are refused, not coerced.
 Amount = Annotated[int, Strict(), Field(ge=1, le=MAX_AMOUNT)]
@@ -143,7 +144,7 @@ class InvoicePage(Schema):
 
 
 class ChargeIn(Schema):
-    source: Literal["stripe", "xero", "quickbooks", "manual"]
+    source: Literal[tuple(ChargeSource.values)]  # type: ignore[valid-type]
     payment_method: Id | None = None
     amount: Amount | None = None
     reference: str = Field(default="", max_length=255)
@@ -151,7 +152,7 @@ class ChargeIn(Schema):
 
 class RefundIn(Schema):
     amount: Amount | None = None
-    reason: Literal["requested_by_customer", "duplicate", "fraudulent", "other"] = "requested_by_customer"
+    reason: Literal[tuple(RefundReason.values)] = RefundReason.REQUESTED_BY_CUSTOMER.value  # type: ignore[valid-type]
     note: str = Field(default="", max_length=1000)
     credit_note: Annotated[bool, Strict()] = False
     currency: str | None = Field(default=None, min_length=3, max_length=3)
@@ -163,11 +164,11 @@ class RefundPage(Schema):
 
 
 class ChargeStatusIn(Schema):
-    status: Literal["refunded"]
+    status: Literal[ChargeStatus.REFUNDED.value]
 
 
 class RecordedRefundIn(Schema):
-    method: Literal["bank_transfer", "cash", "check", "card_terminal", "other"]
+    method: Literal[tuple(RecordedRefundMethod.values)]  # type: ignore[valid-type]
     reference: str = Field(default="", max_length=255)
     date: dt.date | None = None
 

@@ -11,7 +11,7 @@ from ninja.parser import Parser
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor
 from flexbill.billing import selectors, services
-from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus
+from flexbill.choices import ChargeSource, InvoicePaymentMethod, InvoiceStatus, RefundOrigin, RefundStatus
 from flexbill.errors import InvalidInput
 
 from . import errors, schemas
@@ -151,7 +151,7 @@ def invoice_detail(request, invoice_id: PathId):
 def charge_create(request, invoice_id: PathId, payload: schemas.ChargeIn):
     require(request, Permission.INVOICES_MANAGE)
     invoice = selectors.invoice_get(organization=org_of(request), invoice_id=invoice_id, detail=False)
-    if payload.source == "stripe":
+    if payload.source == ChargeSource.STRIPE:
         if payload.payment_method is None:
             raise InvalidInput("payment_method is required to charge through Stripe.", code="payment_method_required")
         charge = services.charge_create_stripe(
@@ -256,8 +256,8 @@ def charge_delete(request, charge_id: PathId):
 def refund_list(
     request,
     charge: Annotated[int | None, Query(ge=1, le=schemas.MAX_ID)] = None,
-    status: Literal["requested", "pending", "requires_action", "succeeded", "failed", "canceled"] | None = None,
-    origin: Literal["app", "stripe", "manual"] | None = None,
+    status: Literal[tuple(RefundStatus.values)] | None = None,  # type: ignore[valid-type]
+    origin: Literal[tuple(RefundOrigin.values)] | None = None,  # type: ignore[valid-type]
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):

@@ -2,12 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from flexbill.accounts.models import Organization
-
-
-class ActorType(models.TextChoices):
-    USER = "user", "User"
-    STRIPE = "stripe", "Stripe"
-    SYSTEM = "system", "System"
+from flexbill.choices import ActorType
 
 
 class AuditEvent(models.Model):

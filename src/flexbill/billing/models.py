@@ -7,64 +7,20 @@ from django.db import models
 from django.db.models import F, Q
 
 from flexbill.accounts.models import Organization
+from flexbill.choices import (
+    IGNORED_OUTCOME,
+    ChargeSource,
+    ChargeStatus,
+    InboxState,
+    InvoicePaymentMethod,
+    InvoiceStatus,
+    RecordedRefundMethod,
+    RefundOrigin,
+    RefundReason,
+    RefundStatus,
+)
 
 from . import rules
-
-
-class InvoicePaymentMethod(models.TextChoices):
-    STRIPE_CARD = "stripe_card", "Stripe card"
-    STRIPE_ACH = "stripe_ach", "Stripe ACH"
-    STRIPE_SEPA = "stripe_sepa", "Stripe SEPA"
-    STRIPE_BACS = "stripe_bacs", "Stripe BACS"
-    BANK_TRANSFER = "bank_transfer", "Bank transfer"
-    CASH = "cash", "Cash"
-    OTHER = "other", "Other"
-
-
-class InvoiceStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
-    PARTIALLY_PAID = "partially_paid", "Partially paid"
-    PAID = "paid", "Paid"
-    REFUNDED = "refunded", "Refunded"
-    VOIDED = "voided", "Voided"
-    FAILED = "failed", "Failed"
-
-
-class ChargeStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCESS = "success", "Success"
-    FAILED = "failed", "Failed"
-    REFUNDED = "refunded", "Refunded"
-
-
-class ChargeSource(models.TextChoices):
-    STRIPE = "stripe", "Stripe"
-    XERO = "xero", "Xero"
-    QUICKBOOKS = "quickbooks", "QuickBooks"
-    MANUAL = "manual", "Manual"
-
-
-class RefundStatus(models.TextChoices):
-    REQUESTED = "requested", "Requested"
-    PENDING = "pending", "Pending"
-    REQUIRES_ACTION = "requires_action", "Requires action"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Canceled"
-
-
-class RefundReason(models.TextChoices):
-    REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by customer"
-    DUPLICATE = "duplicate", "Duplicate"
-    FRAUDULENT = "fraudulent", "Fraudulent"
-    OTHER = "other", "Other"
-
-
-class RefundOrigin(models.TextChoices):
-    APP = "app", "flexbill"
-    STRIPE = "stripe", "Stripe"
-    MANUAL = "manual", "Manual"
 
 
 class Customer(models.Model):
@@ -258,7 +214,7 @@ class CreditNote(models.Model):
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     reason = models.CharField(max_length=500)
-    refund_method = models.CharField(max_length=40, blank=True)
+    refund_method = models.CharField(max_length=40, blank=True, choices=RecordedRefundMethod.choices)
     refund_reference = models.CharField(max_length=255, blank=True)
     refunded_on = models.DateField(null=True, blank=True)
     refund = models.OneToOneField(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_note")
@@ -326,10 +282,9 @@ class WebhookEvent(models.Model):
         return f"{self.event_type or 'unverified'} {self.event_id or ''} @ {self.received_at:%Y-%m-%d %H:%M:%S}"
 
     @property
-    def state(self) -> str:
-        """received (not tried yet), waiting (to be tried again), failed (attempts used up), applied, ignored."""
+    def state(self) -> InboxState:
         if self.processed_at is not None:
-            return "ignored" if self.outcome.startswith("Ignored") else "applied"
+            return InboxState.IGNORED if self.outcome.startswith(IGNORED_OUTCOME) else InboxState.APPLIED
         if self.attempts == 0:
-            return "received"
-        return "waiting" if self.next_attempt_at is not None else "failed"
+            return InboxState.RECEIVED
+        return InboxState.WAITING if self.next_attempt_at is not None else InboxState.FAILED

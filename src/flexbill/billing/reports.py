@@ -7,6 +7,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
 
 from flexbill.accounts.models import Organization
+from flexbill.choices import RefundStatus, ReportOrigin
 
 from .models import CreditNote, Refund
 from .rules import IN_FLIGHT_REFUND_STATUSES
@@ -37,7 +38,7 @@ def refunds_report(*, organization: Organization, date_from: date | None = None,
     """Succeeded refunds per month, reason and origin (credit notes that record money returned outside Stripe
     count as origin "credit_note"), plus refunds still in flight or failed."""
     bounds = created_between(date_from, date_to)
-    succeeded = Refund.objects.filter(organization=organization, status="succeeded", **bounds)
+    succeeded = Refund.objects.filter(organization=organization, status=RefundStatus.SUCCEEDED, **bounds)
 
     def grouped(qs, key_field: str, key=str) -> list[Row]:
         rows = qs.values(key_field, "currency").annotate(amount=Sum("amount"), count=Count("id")).order_by(key_field)
@@ -49,9 +50,11 @@ def refunds_report(*, organization: Organization, date_from: date | None = None,
     outside = CreditNote.objects.filter(organization=organization, refund__isnull=True, **bounds).exclude(
         refund_method=""
     )
-    per_origin += [Row("credit_note", r.currency, r.amount, r.count) for r in grouped(outside, "currency")]
+    per_origin += [Row(ReportOrigin.CREDIT_NOTE, r.currency, r.amount, r.count) for r in grouped(outside, "currency")]
     attention = list(
-        Refund.objects.filter(organization=organization, status__in=[*IN_FLIGHT_REFUND_STATUSES, "failed"], **bounds)
+        Refund.objects.filter(
+            organization=organization, status__in=[*IN_FLIGHT_REFUND_STATUSES, RefundStatus.FAILED], **bounds
+        )
         .select_related("charge__invoice__customer")
         .order_by("-id")[:ATTENTION_LIMIT]
     )

@@ -6,6 +6,15 @@ Functions take any object with the named attributes (a Charge model, or a plain 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flexbill.choices import (
+    ChargeDisplayStatus,
+    ChargeSource,
+    ChargeStatus,
+    InvoicePaymentMethod,
+    InvoiceStatus,
+    RefundStatus,
+)
+
 from .refusals import Refusal
 
 # Stripe allows refunds of ACH and SEPA Direct Debit payments for 180 days only; flexbill refuses older ones
@@ -16,8 +25,8 @@ DEBIT_METHOD_TYPES = frozenset({"us_bank_account", "sepa_debit"})
 # The largest amount flexbill takes in, in minor units: beyond any real invoice, and well inside a 64-bit column.
 MAX_AMOUNT = 10**12
 
-RESERVING_REFUND_STATUSES = frozenset({"requested", "pending", "requires_action", "succeeded"})
-IN_FLIGHT_REFUND_STATUSES = frozenset({"requested", "pending", "requires_action"})
+IN_FLIGHT_REFUND_STATUSES = frozenset({RefundStatus.REQUESTED, RefundStatus.PENDING, RefundStatus.REQUIRES_ACTION})
+RESERVING_REFUND_STATUSES = IN_FLIGHT_REFUND_STATUSES | {RefundStatus.SUCCEEDED}
 
 
 @dataclass(frozen=True)
@@ -56,11 +65,11 @@ def refund_eligibility(
         return Eligibility(refusal=Refusal.PERMISSION_DENIED)
     if currency is not None and str(currency).lower() != charge.currency:
         return Eligibility(refusal=Refusal.CURRENCY_MISMATCH)
-    if charge.source != "stripe":
+    if charge.source != ChargeSource.STRIPE:
         return Eligibility(refusal=Refusal.NOT_STRIPE)
-    if charge.status == "refunded":
+    if charge.status == ChargeStatus.REFUNDED:
         return Eligibility(refusal=Refusal.ALREADY_REFUNDED)
-    if charge.payment_status != "success":
+    if charge.payment_status != ChargeStatus.SUCCESS:
         return Eligibility(refusal=Refusal.NOT_SUCCEEDED)
     if not charge.stripe_charge_id:
         return Eligibility(refusal=Refusal.NO_STRIPE_CHARGE)
@@ -94,9 +103,9 @@ def mark_refunded_refusal(charge, *, invoice: "InvoiceRefunds | None" = None) ->
     invoice, refuses a mark that would show the invoice refunded beyond what was paid (credit notes already
     recorded the money as returned): marking adds what is neither refunded nor being refunded on this charge.
     """
-    if charge.status == "refunded":
+    if charge.status == ChargeStatus.REFUNDED:
         return Refusal.ALREADY_REFUNDED
-    if charge.payment_status != "success":
+    if charge.payment_status != ChargeStatus.SUCCESS:
         return Refusal.NOT_PAID
     if invoice is not None and charge.amount - charge.amount_reserved > invoice.room:
         return Refusal.REFUNDS_EXCEED_PAID
@@ -153,7 +162,7 @@ def invoice_refunds(charges, *, outside_refunds: int) -> InvoiceRefunds:
     notes recording money returned outside Stripe."""
     paid = returned = in_flight = 0
     for charge in charges:
-        if charge.payment_status != "success":
+        if charge.payment_status != ChargeStatus.SUCCESS:
             continue
         paid += charge.amount
         if charge.marked_refunded_at is not None:
@@ -177,23 +186,23 @@ def charge_status(*, payment_status: str, amount: int, amount_refunded: int, mar
 
     A refund that fails after having succeeded lowers amount_refunded, so the charge goes back to Success.
     """
-    if marked_refunded or (payment_status == "success" and amount_refunded >= amount):
-        return "refunded"
+    if marked_refunded or (payment_status == ChargeStatus.SUCCESS and amount_refunded >= amount):
+        return ChargeStatus.REFUNDED
     return payment_status
 
 
 def charge_display_status(*, status: str, amount: int, amount_refunded: int, amount_refund_pending: int) -> str:
     """The label staff see: Refund pending and Partially refunded are views of a Success charge."""
-    if status == "success" and amount_refund_pending > 0:
-        return "refund_pending"
-    if status == "success" and amount_refunded > 0:
-        return "partially_refunded"
+    if status == ChargeStatus.SUCCESS and amount_refund_pending > 0:
+        return ChargeDisplayStatus.REFUND_PENDING
+    if status == ChargeStatus.SUCCESS and amount_refunded > 0:
+        return ChargeDisplayStatus.PARTIALLY_REFUNDED
     return status
 
 
 def refund_totals(refunds) -> tuple[int, int]:
     """(amount refunded, amount reserved) from refund rows: succeeded ones, and all not failed or canceled."""
-    refunded = sum(r.amount for r in refunds if r.status == "succeeded")
+    refunded = sum(r.amount for r in refunds if r.status == RefundStatus.SUCCEEDED)
     reserved = sum(r.amount for r in refunds if r.status in RESERVING_REFUND_STATUSES)
     return refunded, reserved
 
@@ -203,17 +212,17 @@ def invoice_status(*, current: str, total: int, charge_statuses: list[str], amou
 
     Draft and voided invoices keep their status: no payment moves them.
     """
-    if current in ("draft", "voided"):
+    if current in (InvoiceStatus.DRAFT, InvoiceStatus.VOIDED):
         return current
-    if "refunded" in charge_statuses:
-        return "refunded"
+    if ChargeStatus.REFUNDED in charge_statuses:
+        return InvoiceStatus.REFUNDED
     if amount_paid >= total and amount_paid > 0:
-        return "paid"
+        return InvoiceStatus.PAID
     if amount_paid > 0:
-        return "partially_paid"
-    if charge_statuses and all(s == "failed" for s in charge_statuses):
-        return "failed"
-    return "awaiting_payment"
+        return InvoiceStatus.PARTIALLY_PAID
+    if charge_statuses and all(s == ChargeStatus.FAILED for s in charge_statuses):
+        return InvoiceStatus.FAILED
+    return InvoiceStatus.AWAITING_PAYMENT
 
 
 def amount_owed(*, total: int, amount_paid: int, amount_pending: int = 0) -> int:
@@ -223,10 +232,10 @@ def amount_owed(*, total: int, amount_paid: int, amount_pending: int = 0) -> int
 
 
 STRIPE_METHOD_FOR_INVOICE = {
-    "card": "stripe_card",
-    "us_bank_account": "stripe_ach",
-    "sepa_debit": "stripe_sepa",
-    "bacs_debit": "stripe_bacs",
+    "card": InvoicePaymentMethod.STRIPE_CARD,
+    "us_bank_account": InvoicePaymentMethod.STRIPE_ACH,
+    "sepa_debit": InvoicePaymentMethod.STRIPE_SEPA,
+    "bacs_debit": InvoicePaymentMethod.STRIPE_BACS,
 }
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.models import AuditEvent
+from flexbill.choices import ChargeSource
 from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
 from flexbill.stripe_gateway.client import gateway_for
 from flexbill.stripe_gateway.types import StripeGatewayError
@@ -172,7 +173,7 @@ NO_DETAILS = (
 
 def charge_stripe_details(*, charge: Charge):
     """What Stripe holds for this charge; Conflict when there is no Stripe charge behind it."""
-    if charge.source != "stripe" or not charge.stripe_charge_id:
+    if charge.source != ChargeSource.STRIPE or not charge.stripe_charge_id:
         raise Conflict(NO_DETAILS, code="no_stripe_charge")
     try:
         return gateway_for(charge.organization).charge_details(charge.stripe_charge_id)

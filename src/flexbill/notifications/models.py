@@ -1,13 +1,13 @@
 from django.db import models
 
+from flexbill.choices import NotificationKind
+
 
 class RefundNotification(models.Model):
     """One email about one refund: the unique row is the claim that makes it go out once, however often
     Stripe repeats its events or the task runs."""
 
-    class Kind(models.TextChoices):
-        CUSTOMER_REFUND_SUCCEEDED = "customer_refund_succeeded", "Customer: refund on its way"
-        ADMINS_REFUND_FAILED = "admins_refund_failed", "Billing admins: refund failed"
+    Kind = NotificationKind
 
     refund = models.ForeignKey("billing.Refund", on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40, choices=Kind.choices)

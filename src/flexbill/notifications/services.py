@@ -10,6 +10,7 @@ from django_tasks import task
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.billing.models import Refund
+from flexbill.choices import NotificationOutcome, RefundStatus
 
 from .models import RefundNotification
 from .text import mailbox, render_subject, render_text
@@ -18,7 +19,10 @@ log = logging.getLogger("flexbill.notifications")
 Kind = RefundNotification.Kind
 
 
-KIND_FOR_STATUS = {"succeeded": Kind.CUSTOMER_REFUND_SUCCEEDED, "failed": Kind.ADMINS_REFUND_FAILED}
+KIND_FOR_STATUS = {
+    RefundStatus.SUCCEEDED: Kind.CUSTOMER_REFUND_SUCCEEDED,
+    RefundStatus.FAILED: Kind.ADMINS_REFUND_FAILED,
+}
 
 
 def on_audit_event(sender, instance, created, **kwargs) -> None:
@@ -57,7 +61,7 @@ def send_refund_notifications(notifications: list) -> dict:
             outcomes[f"{refund_id}:{kind}"] = refund_notify(refund_id=refund_id, kind=kind)
         except Exception:
             log.exception("Refund notification %s for refund %s failed", kind, refund_id)
-            outcomes[f"{refund_id}:{kind}"] = "failed"
+            outcomes[f"{refund_id}:{kind}"] = NotificationOutcome.FAILED
     return outcomes
 
 
@@ -65,15 +69,15 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
     refund = Refund.objects.select_related("charge__invoice__customer", "organization").get(pk=refund_id)
     organization = refund.organization
     if kind == Kind.CUSTOMER_REFUND_SUCCEEDED:
-        if refund.status != "succeeded" or not organization.refund_emails_enabled:
-            return "not sent"
+        if refund.status != RefundStatus.SUCCEEDED or not organization.refund_emails_enabled:
+            return NotificationOutcome.NOT_SENT
         recipients = [refund.charge.invoice.customer.email]
     else:
-        if refund.status != "failed":
-            return "not sent"
+        if refund.status != RefundStatus.FAILED:
+            return NotificationOutcome.NOT_SENT
         recipients = _billing_admin_emails(organization)
     if not recipients:
-        return "no recipients"
+        return NotificationOutcome.NO_RECIPIENTS
     try:
         with transaction.atomic():
             RefundNotification.objects.create(refund=refund, kind=kind, recipients=recipients)
@@ -84,9 +88,9 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
             # Inside the claim's transaction: if sending fails, the claim is rolled back and a retry may send.
             send_mail(subject, body, sender, recipients)
     except IntegrityError:
-        return "already sent"
+        return NotificationOutcome.ALREADY_SENT
     log.info("Sent %s for refund %s to %s", kind, refund_id, recipients)
-    return "sent"
+    return NotificationOutcome.SENT
 
 
 def _billing_admin_emails(organization) -> list[str]:

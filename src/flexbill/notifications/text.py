@@ -11,6 +11,8 @@ from email.utils import formataddr, parseaddr
 from django.template import Context
 from django.template.loader import get_template
 
+from flexbill import choices
+
 SUBJECT_MAX = 200
 DISPLAY_NAME_MAX = 100
 
@@ -37,7 +39,7 @@ def mailbox(display_name: str, address: str) -> str:
 
 def render_text(template_name: str, context: dict) -> str:
     """A template rendered as plain text: an e-mail is not HTML, so `A&B` must stay `A&B`, not `A&amp;B`."""
-    return get_template(template_name).template.render(Context(context, autoescape=False))
+    return get_template(template_name).template.render(Context({"choices": choices, **context}, autoescape=False))
 
 
 def render_subject(template_name: str, context: dict) -> str:

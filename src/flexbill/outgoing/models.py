@@ -4,6 +4,7 @@ import uuid
 from django.db import models
 
 from flexbill.accounts.models import Organization
+from flexbill.choices import DeliveryStatus
 from flexbill.encryption.fields import EncryptedTextField
 
 EVENT_TYPES = ("refund.created", "refund.succeeded", "refund.failed", "charge.updated", "invoice.updated")
@@ -29,10 +30,7 @@ class WebhookEndpoint(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Delivered"
-        FAILED = "failed", "Failed"
+    Status = DeliveryStatus
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     event_id = models.UUIDField(default=uuid.uuid4, editable=False)

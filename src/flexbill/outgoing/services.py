@@ -12,6 +12,7 @@ from django_tasks import default_task_backend, task
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.services import SYSTEM, Actor, audit_record
+from flexbill.choices import RefundStatus
 from flexbill.errors import Conflict, InvalidInput
 
 from . import destinations, transport
@@ -113,7 +114,7 @@ def event_types_for(event) -> list[str]:
     if event_type is None:
         return []
     status = (event.after or {}).get("status")
-    if event.action == "refund.synced" and status in ("succeeded", "failed"):
+    if event.action == "refund.synced" and status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
         return [event_type, f"refund.{status}"]
     return [event_type]
 

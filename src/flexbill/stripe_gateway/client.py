@@ -13,6 +13,8 @@ import stripe
 import urllib3
 from django.conf import settings
 
+from flexbill.choices import ChargeStatus, RefundStatus
+
 from .keys import key_mode
 from .types import (
     ChargeDetails,
@@ -31,7 +33,8 @@ log = logging.getLogger("flexbill.stripe")
 REFUND_REFERENCE_KEY = "flexbill_refund_reference"
 REFUND_ID_KEY = "flexbill_refund_id"
 CHARGE_ID_KEY = "flexbill_charge_id"
-STRIPE_REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+# Stripe's own refund reasons (flexbill also has "other", which Stripe does not take).
+STRIPE_REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})  # vocabulary: stripe
 LIVE_KEY_WITH_LOCAL_WORKAROUNDS = (
     "This is a live Stripe key, and FLEXBILL_LOCAL_STRIPE_WORKAROUNDS (for the local Stripe of the demo and the "
     "tests) is on: flexbill uses no live key with them. Unset FLEXBILL_LOCAL_STRIPE_WORKAROUNDS to use live keys."
@@ -137,7 +140,7 @@ class StripeGateway:
                 intent = self._v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
         except _CardDeclined as declined:
             return PaymentResult(
-                status="failed",
+                status=ChargeStatus.FAILED,
                 payment_intent_id=declined.payment_intent_id,
                 charge_id=declined.charge_id,
                 failure_message=declined.message,
@@ -168,9 +171,12 @@ class StripeGateway:
         if intent["status"] in ("requires_payment_method", "canceled"):
             error = intent.get("last_payment_error") or {}
             failure = error.get("message") or "The payment failed."
-        elif intent["status"] == "requires_action":
+        elif intent["status"] == "requires_action":  # vocabulary: stripe
             failure = "The customer's bank requires authentication; the payment cannot be completed off-session."
-        status = {"succeeded": "success", "processing": "pending"}.get(intent["status"], "failed")
+        # A PaymentIntent's status, in the words of a flexbill charge.
+        status = {"succeeded": ChargeStatus.SUCCESS, "processing": ChargeStatus.PENDING}.get(
+            intent["status"], ChargeStatus.FAILED
+        )
         return PaymentResult(
             status=status, payment_intent_id=intent["id"], charge_id=charge_id, failure_message=failure
         )
@@ -249,7 +255,7 @@ def refund_info(refund) -> RefundInfo:
         payment_intent_id=_id_of(refund.get("payment_intent")),
         amount=int(refund["amount"]),
         currency=refund["currency"],
-        status=refund.get("status") or "pending",
+        status=refund.get("status") or RefundStatus.PENDING,
         failure_reason=refund.get("failure_reason") or "",
         reason=refund.get("reason"),
         metadata=dict(metadata),

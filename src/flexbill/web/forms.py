@@ -4,8 +4,14 @@ from datetime import date
 
 from django import forms
 
-from flexbill.billing.models import InvoicePaymentMethod, InvoiceStatus, RefundOrigin, RefundReason, RefundStatus
-from flexbill.billing.services.credit_notes import REFUND_METHODS
+from flexbill.choices import (
+    InvoicePaymentMethod,
+    InvoiceStatus,
+    RecordedRefundMethod,
+    RefundOrigin,
+    RefundReason,
+    RefundStatus,
+)
 from flexbill.outgoing.models import EVENT_TYPES
 
 from .money import DEFAULT_LOCALE, AmountError, parse_major, to_major
@@ -77,15 +83,6 @@ class RefundForm(CurrencyForm):
     }
 
 
-REFUND_METHOD_LABELS = {
-    "bank_transfer": "Bank transfer",
-    "cash": "Cash",
-    "check": "Check",
-    "card_terminal": "Card terminal",
-    "other": "Other",
-}
-
-
 class CreditNoteForm(CurrencyForm):
     prefix = "credit_note"  # the invoice page also holds the refund form in its dialog: keep ids apart
 
@@ -94,7 +91,7 @@ class CreditNoteForm(CurrencyForm):
     refund_method = forms.ChoiceField(
         choices=[
             ("", "No money returned (credit only)"),
-            *((m, REFUND_METHOD_LABELS.get(m, m)) for m in REFUND_METHODS),
+            *RecordedRefundMethod.choices,
         ],
         required=False,
         label="Money returned by",

@@ -5,14 +5,14 @@ from django.views.decorators.http import require_GET
 
 from flexbill.accounts.permissions import Permission
 from flexbill.billing import exports, selectors
-from flexbill.billing.models import RefundOrigin, RefundReason
 from flexbill.billing.reports import refunds_report
+from flexbill.choices import RefundReason, ReportOrigin
 
 from . import charts
 from .access import member_view, requires
 from .forms import InvoiceFilterForm, RefundExportForm, RefundsReportForm
 
-ORIGIN_LABELS = {**dict(RefundOrigin.choices), "credit_note": "Credit note"}
+ORIGIN_LABELS = dict(ReportOrigin.choices)
 REASON_LABELS = dict(RefundReason.choices)
 
 

@@ -225,7 +225,7 @@ def _synced_audit(refund: Refund, charge: Charge, actor: Actor):
                 "amount": refund.amount,
                 "status": refund.status,
                 "stripe_refund_id": refund.stripe_refund_id,
-                "origin": "stripe",
+                "origin": RefundOrigin.STRIPE,
             },
             message="Refund made in Stripe",
             invoice_id=charge.invoice_id,

@@ -4,6 +4,7 @@ from django.utils import timezone
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
+from flexbill.choices import ChargeStatus, InvoiceStatus
 from flexbill.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StripeFailed
 from flexbill.stripe_gateway.client import CHARGE_ID_KEY, gateway_for
 from flexbill.stripe_gateway.types import PaymentMethodInfo, PaymentResult, StripeGatewayError
@@ -21,9 +22,9 @@ RECORDED_SOURCES = (ChargeSource.XERO, ChargeSource.QUICKBOOKS, ChargeSource.MAN
 def _amount_for(invoice: Invoice, amount: object) -> int:
     """The amount to charge or record (default: all that is owed). Caller holds the invoice lock. A draft or voided
     invoice takes no payment, through Stripe or recorded from elsewhere."""
-    if invoice.status in ("draft", "voided"):
+    if invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOIDED):
         raise Conflict(f"A {invoice.status} invoice cannot be charged.", code="invoice_not_payable")
-    pending = sum(c.amount for c in invoice.charges.filter(payment_status="pending"))
+    pending = sum(c.amount for c in invoice.charges.filter(payment_status=ChargeStatus.PENDING))
     owed = rules.amount_owed(total=invoice.total, amount_paid=invoice.amount_paid, amount_pending=pending)
     waiting = f" ({pending} in payments still pending)" if pending else ""
     if amount is None:
@@ -51,8 +52,8 @@ def charge_create_stripe(*, invoice: Invoice, payment_method_id: int, actor: Act
             amount=amount,
             currency=invoice.currency,
             source=ChargeSource.STRIPE,
-            payment_status="pending",
-            status="pending",
+            payment_status=ChargeStatus.PENDING,
+            status=ChargeStatus.PENDING,
             payment_method=method,
             payment_method_type=method.type,
             charged_at=timezone.now(),
@@ -70,7 +71,9 @@ def charge_create_stripe(*, invoice: Invoice, payment_method_id: int, actor: Act
         if not exc.maybe_applied:
             Charge.objects.filter(pk=charge.pk).delete()
             raise StripeFailed(f"Stripe could not charge the payment method: {exc.message}") from exc
-        result = PaymentResult(status="pending", payment_intent_id=None, charge_id=None, failure_message=exc.message)
+        result = PaymentResult(
+            status=ChargeStatus.PENDING, payment_intent_id=None, charge_id=None, failure_message=exc.message
+        )
     return charge_update_payment(charge=charge, result=result, actor=actor, created=True)
 
 
@@ -119,8 +122,8 @@ def charge_record(*, invoice: Invoice, source: str, amount: object, reference: s
             amount=amount,
             currency=invoice.currency,
             source=source,
-            payment_status="success",
-            status="success",
+            payment_status=ChargeStatus.SUCCESS,
+            status=ChargeStatus.SUCCESS,
             reference=reference,
             charged_at=timezone.now(),
         )
@@ -129,7 +132,7 @@ def charge_record(*, invoice: Invoice, source: str, amount: object, reference: s
             actor=actor,
             action="charge.created",
             obj=charge,
-            after={"payment_status": "success", "amount": amount, "source": source, "reference": reference},
+            after={"payment_status": ChargeStatus.SUCCESS, "amount": amount, "source": source, "reference": reference},
             invoice_id=invoice.pk,
         )
         charge.invoice = invoice
@@ -163,7 +166,7 @@ def charge_mark_refunded(*, membership: Membership, charge: Charge, via: str) ->
             action="charge.marked_refunded",
             obj=charge,
             before=before,
-            after={**before, "status": "refunded"},
+            after={**before, "status": ChargeStatus.REFUNDED},
             message=f"{what}: marked refunded, no money moved.",
             invoice_id=charge.invoice_id,
         )

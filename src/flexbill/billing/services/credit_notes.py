@@ -6,6 +6,7 @@ from django.db import transaction
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import Actor, audit_record
+from flexbill.choices import RecordedRefundMethod
 from flexbill.errors import Conflict, InvalidInput, PermissionDenied
 
 from .. import rules
@@ -14,8 +15,6 @@ from ..refusals import RefundRefused, Refusal
 from .derive import invoice_figures, invoice_refresh
 from .invoices import validate_amount
 from .locks import lock_invoice
-
-REFUND_METHODS = ("bank_transfer", "cash", "check", "card_terminal", "other")
 
 
 def credit_note_create(
@@ -40,8 +39,10 @@ def credit_note_create(
     reason = (reason or "").strip()
     if not reason or len(reason) > 500:
         raise InvalidInput("A credit note needs a reason of at most 500 characters.", code="reason_invalid")
-    if refund_method and refund_method not in REFUND_METHODS:
-        raise InvalidInput(f"refund.method must be one of {', '.join(REFUND_METHODS)}.", code="refund_method_invalid")
+    if refund_method and refund_method not in RecordedRefundMethod.values:
+        raise InvalidInput(
+            f"refund.method must be one of {', '.join(RecordedRefundMethod.values)}.", code="refund_method_invalid"
+        )
     if len(refund_reference or "") > 255:
         raise InvalidInput("refund.reference must be at most 255 characters.", code="reference_invalid")
     actor = Actor.for_user(membership.user)

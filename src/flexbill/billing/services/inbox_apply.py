@@ -7,6 +7,7 @@ Events are payloads that may be stale, duplicated or out of order, so none is tr
 
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,8 +19,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from flexbill.accounts.models import Organization
 from flexbill.audit.services import STRIPE, Actor, audit_record
 from flexbill.bulk_sql import rows_update
+from flexbill.choices import IGNORED_OUTCOME
 from flexbill.errors import Conflict
 from flexbill.stripe_gateway.client import gateway_for, key_livemode
 from flexbill.stripe_gateway.signature import NotAnEvent, event_from_json
@@ -48,7 +51,9 @@ def inbox_apply_pending(*, batch_size: int | None = None, max_batches: int | Non
     """Apply every inbox event that is ready, batch after batch, until none is left (or max_batches)."""
     report = InboxReport()
     while max_batches is None or report.batches < max_batches:
+        claim_started = time.perf_counter()
         events = inbox_claim(batch_size=batch_size or settings.FLEXBILL_INBOX_BATCH_SIZE)
+        log.debug("Claimed %s event(s) in %.3f s", len(events), time.perf_counter() - claim_started)
         if not events:
             break
         report.batches += 1
@@ -56,8 +61,9 @@ def inbox_apply_pending(*, batch_size: int | None = None, max_batches: int | Non
         by_org = defaultdict(list)
         for event in events:
             by_org[event.organization_id].append(event)
-        for org_events in by_org.values():
-            _apply_events(org_events, report)
+        # Each organization once per batch: its stored secrets are decrypted on load.
+        for organization in Organization.objects.filter(pk__in=list(by_org)):
+            _apply_events(organization, by_org[organization.pk], report)
     return report
 
 
@@ -79,28 +85,22 @@ def inbox_claim(*, batch_size: int) -> list[WebhookEvent]:
     """
     now = timezone.now()
     with transaction.atomic():
-        events = list(
-            ready_events(now)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("organization")
-            .order_by("id")[:batch_size]
-        )
+        events = list(ready_events(now).select_for_update(skip_locked=True, of=("self",)).order_by("id")[:batch_size])
         if events:
             lease = now + timedelta(seconds=settings.FLEXBILL_INBOX_LEASE_SECONDS)
             WebhookEvent.objects.filter(pk__in=[e.pk for e in events]).update(claimed_until=lease)
     return events
 
 
-def _apply_events(events: list[WebhookEvent], report: InboxReport) -> None:
+def _apply_events(organization: Organization, events: list[WebhookEvent], report: InboxReport) -> None:
     """One organization's events of a batch: settle each, writing the domain changes in one transaction."""
-    organization = events[0].organization
     now = timezone.now()
     targets: list[tuple[WebhookEvent, StripeEvent]] = []
     for event in events:
         try:
             parsed = event_from_json(json.loads(event.body))
         except (ValueError, RecursionError, NotAnEvent):
-            _done(event, now, "Ignored: the stored body is not a Stripe event.", report)
+            _done(event, now, IGNORED_OUTCOME + "the stored body is not a Stripe event.", report)
             continue
         ignored = rules.inbox_ignore_reason(
             event_type=parsed.type,
@@ -112,7 +112,7 @@ def _apply_events(events: list[WebhookEvent], report: InboxReport) -> None:
         if ignored is None and not (parsed.charge_id or parsed.payment_intent_id):
             ignored = "The event names no charge or PaymentIntent."
         if ignored:
-            _done(event, now, f"Ignored: {ignored}", report)
+            _done(event, now, IGNORED_OUTCOME + ignored, report)
         else:
             targets.append((event, parsed))
 
@@ -135,11 +135,21 @@ def _apply_events(events: list[WebhookEvent], report: InboxReport) -> None:
         )
 
     read_at = timezone.now()
+    started = time.perf_counter()
     snapshots, unreadable = _read_stripe(organization, names, report)
+    read = time.perf_counter()
     for charge_id, error in unreadable.items():
         for event in by_charge.pop(charge_id):
             _retry(event, now, f"Stripe could not be read: {error}", report)
     _apply_snapshots(snapshots, by_charge, read_at, report)
+    log.debug(
+        "%s: %s event(s), %s charge(s) read from Stripe in %.3f s, applied in %.3f s",
+        organization.slug,
+        len(events),
+        len(names),
+        read - started,
+        time.perf_counter() - read,
+    )
 
 
 def _local_charges(organization, parsed: list[StripeEvent]):
@@ -243,7 +253,7 @@ def _settle(result, snapshots: list[ChargeRefunds], by_charge: dict, now: dateti
 def _done(event: WebhookEvent, now: datetime, outcome: str, report: InboxReport, *, save: bool = True) -> None:
     event.processed_at, event.outcome, event.last_error = now, outcome[:500], ""
     event.next_attempt_at = event.claimed_until = None
-    if outcome.startswith("Ignored"):
+    if outcome.startswith(IGNORED_OUTCOME):
         report.ignored += 1
     else:
         report.applied += 1
@@ -271,7 +281,7 @@ def _unknown_charge(event: WebhookEvent, parsed: StripeEvent, now: datetime, rep
     names = " / ".join(n for n in (parsed.charge_id, parsed.payment_intent_id) if n)
     if event.attempts + 1 >= settings.FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS:
         event.attempts += 1
-        _done(event, now, f"Ignored: charge not known to flexbill ({names}).", report)
+        _done(event, now, IGNORED_OUTCOME + f"charge not known to flexbill ({names}).", report)
     else:
         _retry(event, now, f"No charge in flexbill for {names} yet.", report)
 

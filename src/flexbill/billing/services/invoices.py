@@ -11,7 +11,7 @@ from flexbill.currencies import normalize_currency
 from flexbill.errors import Conflict, InvalidInput
 
 from .. import rules
-from ..models import Customer, Invoice, InvoiceLine, InvoiceNumberSequence, InvoicePaymentMethod
+from ..models import Customer, Invoice, InvoiceLine, InvoiceNumberSequence, InvoicePaymentMethod, InvoiceStatus
 
 MAX_LINES = 200
 MAX_AMOUNT = 10**12  # minor units: ten billion in a two-decimal currency, far beyond any workspace invoice
@@ -64,7 +64,7 @@ def invoice_create(
     actor: Actor,
     number: str | None = None,
     issued_on: date | None = None,
-    status: str = "awaiting_payment",
+    status: str = InvoiceStatus.AWAITING_PAYMENT,
 ) -> Invoice:
     currency = validate_currency(currency)
     if payment_method not in InvoicePaymentMethod.values:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.services import STRIPE
+from flexbill.choices import ChargeSource, ChargeStatus, RefundStatus
 from flexbill.stripe_gateway.client import gateway_for
 from flexbill.stripe_gateway.types import PaymentResult, RefundInfo, StripeGatewayError
 
@@ -72,7 +73,7 @@ def reconcile_organization(
     progress("Reading and applying Stripe's refunds", report.stripe_refunds_seen, report.stripe_refunds_seen)
     report.charges_checked, report.unknown_charges = len(checked), len(unknown)
 
-    requested = Refund.objects.filter(organization=organization, status="requested").select_related(
+    requested = Refund.objects.filter(organization=organization, status=RefundStatus.REQUESTED).select_related(
         "charge__invoice", "organization"
     )
     for refund in requested:
@@ -81,14 +82,16 @@ def reconcile_organization(
         except Exception as exc:
             report.errors.append(f"refund {refund.pk}: {exc}")
             continue
-        if settled.status != "requested":
+        if settled.status != RefundStatus.REQUESTED:
             report.requested_settled += 1
 
-    pending = Charge.objects.filter(organization=organization, source="stripe", payment_status="pending")
+    pending = Charge.objects.filter(
+        organization=organization, source=ChargeSource.STRIPE, payment_status=ChargeStatus.PENDING
+    )
     for charge in pending.select_related("invoice__customer"):
         try:
             result = _payment_now(gateway, charge)
-            if result is not None and result.status != "pending":
+            if result is not None and result.status != ChargeStatus.PENDING:
                 charge_update_payment(charge=charge, result=result, actor=STRIPE)
                 report.payments_settled += 1
         except Exception as exc:
@@ -182,7 +185,7 @@ def _payment_now(gateway, charge):
     grace = timedelta(seconds=settings.FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS)
     if found is None and timezone.now() - charge.created_at > grace:
         return PaymentResult(
-            status="failed",
+            status=ChargeStatus.FAILED,
             payment_intent_id=None,
             charge_id=None,
             failure_message="The payment never reached Stripe; no money moved.",

@@ -2,19 +2,12 @@
 
 from django import template
 
+from flexbill import choices
 from flexbill.billing.rules import charge_display_status, mark_refunded_refusal
 from flexbill.billing.services.derive import invoice_figures
+from flexbill.choices import ChargeDisplayStatus
 
 register = template.Library()
-
-LABELS = {
-    "pending": "Pending",
-    "success": "Success",
-    "failed": "Failed",
-    "refunded": "Refunded",
-    "refund_pending": "Refund pending",
-    "partially_refunded": "Partially refunded",
-}
 
 
 @register.inclusion_tag("web/partials/charge_status.html")
@@ -25,7 +18,7 @@ def charge_status(charge):
         amount_refunded=charge.amount_refunded,
         amount_refund_pending=charge.amount_refund_pending,
     )
-    return {"key": key, "label": LABELS[key], "charge": charge}
+    return {"key": key, "label": ChargeDisplayStatus(key).label, "charge": charge, "choices": choices}
 
 
 @register.filter
