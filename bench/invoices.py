@@ -28,7 +28,7 @@ def main() -> None:
     from flexbill.accounts.models import Membership, Organization
     from flexbill.accounts.services import api_token_create
     from flexbill.billing.models import Invoice
-    from flexbill.billing.selectors import encode_cursor
+    from flexbill.billing.pagination import encode_cursor
 
     org = Organization.objects.filter(slug=ORG_SLUG).first()
     if org is None or not Invoice.objects.filter(organization=org).exists():

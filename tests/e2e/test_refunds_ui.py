@@ -41,7 +41,7 @@ def test_owner_filters_by_stripe_card_and_refunds_a_charge_in_full_which_refunds
     open_charge_menu(page, charge, "Details")
     details = page.get_by_test_id("charge-details")
     expect(details).to_contain_text(charge.stripe_charge_id)
-    expect(details).to_contain_text("Visa •••• 4242")
+    expect(details).to_contain_text("Visa ···· 4242")
     shot("details", full_page=False)
 
     page.locator("#dialog").get_by_role("button", name="Send Refund").click()
@@ -57,6 +57,12 @@ def test_owner_filters_by_stripe_card_and_refunds_a_charge_in_full_which_refunds
     expect(page.get_by_test_id("invoice-status")).to_have_text("Refunded")
     expect(page.locator(".refund-row")).to_contain_text("Refund succeeded")
     shot("invoice-refunded")
+    # People read the audit trail as sentences, not action codes.
+    trail = page.get_by_test_id("audit-trail")
+    expect(trail).to_contain_text(f"Refunded $120.00 of {charge.invoice.number} — requested by customer")
+    expect(trail).not_to_contain_text("refund.requested")
+    trail.scroll_into_view_if_needed()
+    shot("audit-trail")
 
     charge.refresh_from_db()
     assert charge.status == "refunded"

@@ -12,7 +12,7 @@ from browser_steps import (
 )
 
 from flexbill.accounts.models import CustomRole, Membership
-from flexbill.billing import selectors
+from flexbill.billing import stripe_reads
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -47,5 +47,5 @@ def test_an_owner_invites_a_billing_clerk_who_joins_by_the_link_and_refunds_a_ch
 
     member = Membership.objects.get(organization=org, user__username="colleague@example.com")
     assert member.is_active and member.role_label == "Billing clerk"
-    stripe_refunds = selectors.charge_stripe_details(charge=charge).refunds
+    stripe_refunds = stripe_reads.charge_stripe_details(charge=charge).refunds
     assert [(r.amount, r.status) for r in stripe_refunds] == [(8000, "succeeded")]

@@ -6,14 +6,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from flexbill.billing import selectors
+from flexbill.billing import stripe_reads
 from flexbill.billing.models import Refund
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def stripe_refund_amounts(charge) -> list[int]:
-    return [refund.amount for refund in selectors.charge_stripe_details(charge=charge).refunds]
+    return [refund.amount for refund in stripe_reads.charge_stripe_details(charge=charge).refunds]
 
 
 def open_refund_dialog(page, charge):

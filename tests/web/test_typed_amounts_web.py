@@ -3,7 +3,7 @@ exactly what will be sent before it is sent. What Stripe holds is checked in the
 
 import pytest
 
-from flexbill.billing import selectors
+from flexbill.billing import stripe_reads
 from flexbill.billing.models import CreditNote, Refund
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def american_euro_charge(make_org, make_paid_charge):
 
 
 def stripe_refund_amounts(charge) -> list[int]:
-    return [refund.amount for refund in selectors.charge_stripe_details(charge=charge).refunds]
+    return [refund.amount for refund in stripe_reads.charge_stripe_details(charge=charge).refunds]
 
 
 def test_refund_of_12_50_typed_the_german_way_refunds_exactly_1250_in_stripe(signed_in, german_charge):

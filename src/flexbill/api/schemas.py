@@ -46,7 +46,9 @@ class PaymentMethodOut(Schema):
     customer: int
     type: str
     brand: str
+    bank_name: str
     last4: str
+    label: str  # "Visa ···· 4242"
     stripe_payment_method_id: str
 
 
@@ -88,6 +90,7 @@ class ChargeOut(Schema):
     source: str
     reference: str
     payment_method_type: str
+    payment_method_label: str  # what people call it: "Visa ···· 4242", "SEPA Direct Debit ···· 3000"
     stripe_charge_id: str | None
     stripe_payment_intent_id: str | None
     failure_message: str
@@ -198,6 +201,7 @@ class ChargeDetailsOut(Schema):
     created: datetime | None
     stripe_customer_id: str | None
     payment_method_type: str
+    payment_method_label: str
     card_brand: str
     last4: str
     refunds: list[StripeRefundOut]
@@ -213,6 +217,7 @@ class AuditEventOut(Schema):
     before: dict | None
     after: dict | None
     message: str
+    summary: str  # the row as a sentence: "Refunded €50.00 of INV-000014 — requested by customer"
 
 
 class AuditPage(Schema):

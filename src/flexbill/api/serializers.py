@@ -36,6 +36,7 @@ def charge_out(charge) -> dict:
         "source": charge.source,
         "reference": charge.reference,
         "payment_method_type": charge.payment_method_type,
+        "payment_method_label": charge.payment_method_label,
         "stripe_charge_id": charge.stripe_charge_id,
         "stripe_payment_intent_id": charge.stripe_payment_intent_id,
         "failure_message": charge.failure_message,
@@ -89,7 +90,7 @@ def invoice_out(invoice) -> dict:
     }
 
 
-def audit_event_out(event) -> dict:
+def audit_event_out(event, *, summary: str) -> dict:
     return {
         "id": event.pk,
         "at": event.at,
@@ -100,4 +101,5 @@ def audit_event_out(event) -> dict:
         "before": event.before,
         "after": event.after,
         "message": event.message,
+        "summary": summary,
     }

@@ -9,19 +9,22 @@ from ninja import Header, NinjaAPI, Path, Query, Status
 from ninja.parser import Parser
 
 from flexbill.accounts.permissions import Permission
+from flexbill.audit.selectors import audit_entries
 from flexbill.audit.services import Actor
-from flexbill.billing import selectors, services
+from flexbill.billing import selectors, services, stripe_reads
 from flexbill.choices import ChargeSource, InvoicePaymentMethod, InvoiceStatus, RefundOrigin, RefundStatus
 from flexbill.errors import InvalidInput
 
 from . import errors, schemas
 from .access import org_of, require
 from .auth import BearerToken
+from .exports import router as exports_router
 from .organization import router as organization_router
 from .reports import router as reports_router
 from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary, refund_out
 from .sync_health import router as sync_health_router
 from .team import router as team_router
+from .webhook_endpoints import router as webhook_endpoints_router
 
 
 class JsonObjectParser(Parser):
@@ -99,7 +102,7 @@ def payment_method_add(request, customer_id: PathId, payload: schemas.PaymentMet
     method = services.payment_method_add(
         customer=customer, stripe_payment_method=payload.stripe_payment_method, actor=_actor(request)
     )
-    return Status(201, {**method.__dict__, "customer": method.customer_id})
+    return Status(201, {**method.__dict__, "customer": method.customer_id, "label": method.label})
 
 
 # Invoices ---------------------------------------------------------------------------------------------------
@@ -197,7 +200,7 @@ def charge_detail(request, charge_id: PathId):
 def charge_details(request, charge_id: PathId):
     require(request, Permission.INVOICES_VIEW)
     charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
-    details = selectors.charge_stripe_details(charge=charge)
+    details = stripe_reads.charge_stripe_details(charge=charge)
     method = charge.payment_method
     return {
         "stripe_charge_id": details.id,
@@ -209,8 +212,9 @@ def charge_details(request, charge_id: PathId):
         "created": details.created,
         "stripe_customer_id": details.customer_id,
         "payment_method_type": charge.payment_method_type,
-        "card_brand": method.brand if method else "",
-        "last4": method.last4 if method else "",
+        "payment_method_label": charge.payment_method_label,
+        "card_brand": charge.payment_method_brand or (method.brand if method else ""),
+        "last4": charge.payment_method_last4 or (method.last4 if method else ""),
         "refunds": [r.__dict__ for r in details.refunds],
     }
 
@@ -283,10 +287,13 @@ def audit_event_list(
     page = selectors.audit_event_list(
         organization=org_of(request), object_ref=object, invoice_id=invoice, cursor=cursor, limit=limit
     )
-    return {"items": [audit_event_out(e) for e in page.items], "next_cursor": page.next_cursor}
+    entries = audit_entries(organization=org_of(request), events=page.items)
+    return {"items": [audit_event_out(e.event, summary=e.summary) for e in entries], "next_cursor": page.next_cursor}
 
 
 api.add_router("/v1", reports_router)
+api.add_router("/v1", exports_router)
+api.add_router("/v1", webhook_endpoints_router)
 api.add_router("/v1", sync_health_router)
 api.add_router("/v1", organization_router)
 api.add_router("/v1", team_router)

@@ -19,6 +19,7 @@ INVOICE_COLUMNS = [
     "amount_refunded",
     "payment_method",
     "status",
+    "payment_method_label",
 ]
 REFUND_COLUMNS = [
     "id",
@@ -33,6 +34,8 @@ REFUND_COLUMNS = [
     "stripe_refund_id",
     "created_by",
     "note",
+    "payment_method_type",
+    "payment_method",
 ]
 
 
@@ -101,6 +104,7 @@ def invoice_rows(qs: QuerySet) -> Iterator[list]:
             invoice.amount_refunded,
             invoice.payment_method,
             invoice.status,
+            invoice.get_payment_method_display(),
         ]
 
 
@@ -119,4 +123,6 @@ def refund_rows(qs: QuerySet) -> Iterator[list]:
             refund.stripe_refund_id or "",
             refund.created_by.email if refund.created_by else "",
             refund.note,
+            refund.charge.payment_method_type,
+            refund.charge.payment_method_label,  # what the money goes back to: "Visa ···· 4242"
         ]

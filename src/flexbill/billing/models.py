@@ -21,6 +21,7 @@ from flexbill.choices import (
 )
 
 from . import rules
+from .payment_methods import payment_method_label
 
 
 class Customer(models.Model):
@@ -45,11 +46,17 @@ class PaymentMethod(models.Model):
     stripe_payment_method_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=40)
     brand = models.CharField(max_length=40, blank=True)
+    bank_name = models.CharField(max_length=100, blank=True)
     last4 = models.CharField(max_length=4, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"{self.type} {self.brand} •••• {self.last4}".strip()
+        return self.label or self.stripe_payment_method_id
+
+    @property
+    def label(self) -> str:
+        """What people call it: "Visa ···· 4242", "SEPA Direct Debit ···· 3000"."""
+        return payment_method_label(type=self.type, brand=self.brand, bank_name=self.bank_name, last4=self.last4)
 
 
 class Invoice(models.Model):
@@ -129,6 +136,11 @@ class Charge(models.Model):
     reference = models.CharField(max_length=255, blank=True)
     payment_method = models.ForeignKey(PaymentMethod, null=True, blank=True, on_delete=models.SET_NULL)
     payment_method_type = models.CharField(max_length=40, blank=True)
+    # What the payment was made with, as Stripe reported it (the charge's payment_method_details, or the payment
+    # method charged): kept on the charge, so its label stays right if the saved payment method changes or goes.
+    payment_method_brand = models.CharField(max_length=40, blank=True)
+    payment_method_bank = models.CharField(max_length=100, blank=True)
+    payment_method_last4 = models.CharField(max_length=4, blank=True)
     stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_charge_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     failure_message = models.CharField(max_length=500, blank=True)
@@ -157,6 +169,16 @@ class Charge(models.Model):
 
     def __str__(self) -> str:
         return f"Charge {self.pk} ({self.amount} {self.currency})"
+
+    @property
+    def payment_method_label(self) -> str:
+        """What the payment was made with, for people: "Visa ···· 4242"; "" for a payment recorded from elsewhere."""
+        return payment_method_label(
+            type=self.payment_method_type,
+            brand=self.payment_method_brand,
+            bank_name=self.payment_method_bank,
+            last4=self.payment_method_last4,
+        )
 
     @property
     def amount_refund_pending(self) -> int:

@@ -1,8 +1,5 @@
 """Billing reads. Every selector takes the organization, so tenant scoping cannot be forgotten."""
 
-import base64
-import binascii
-from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -10,54 +7,10 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.models import AuditEvent
-from flexbill.choices import ChargeSource
-from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
-from flexbill.stripe_gateway.client import gateway_for
-from flexbill.stripe_gateway.types import StripeGatewayError
+from flexbill.errors import InvalidInput, NotFound
 
 from .models import Charge, CreditNote, Customer, Invoice, PaymentMethod, Refund
-
-PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list
-    next_cursor: str | None
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, value = raw.split(":", 1)
-        last_id = int(value)
-        if prefix != "id" or last_id < 1:
-            raise ValueError
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise InvalidInput(
-            "cursor is not valid; use the next_cursor of a previous page.", code="cursor_invalid"
-        ) from exc
-    return last_id
-
-
-def paginate(qs: QuerySet, *, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
-    """Keyset pagination, newest first: stable under inserts and as fast on page 1000 as on page 1."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}.", code="limit_invalid")
-    last_id = decode_cursor(cursor)
-    if last_id is not None:
-        qs = qs.filter(id__lt=last_id)
-    rows = list(qs.order_by("-id")[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if has_more and rows else None)
+from .pagination import PAGE_SIZE, Page, paginate
 
 
 def customer_get(*, organization: Organization, customer_id: int) -> Customer:
@@ -164,18 +117,3 @@ def audit_event_list(
     if invoice_id is not None:
         qs = qs.filter(invoice_id=invoice_id)
     return paginate(qs, cursor=cursor, limit=limit)
-
-
-NO_DETAILS = (
-    "No details yet — no Stripe charge exists for this payment (it is pending or failed before Stripe charged)."
-)
-
-
-def charge_stripe_details(*, charge: Charge):
-    """What Stripe holds for this charge; Conflict when there is no Stripe charge behind it."""
-    if charge.source != ChargeSource.STRIPE or not charge.stripe_charge_id:
-        raise Conflict(NO_DETAILS, code="no_stripe_charge")
-    try:
-        return gateway_for(charge.organization).charge_details(charge.stripe_charge_id)
-    except StripeGatewayError as exc:
-        raise StripeFailed(f"Stripe could not be read: {exc.message}") from exc

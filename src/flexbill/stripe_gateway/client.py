@@ -134,6 +134,7 @@ class StripeGateway:
             "off_session": True,
             "confirm": True,
             "metadata": metadata,
+            "expand": ["latest_charge"],  # the charge's payment_method_details name what was paid with
         }
         try:
             with _translated_errors():
@@ -149,7 +150,7 @@ class StripeGateway:
 
     def payment_intent_status(self, payment_intent_id: str) -> PaymentResult:
         with _translated_errors():
-            intent = self._v1.payment_intents.retrieve(payment_intent_id)
+            intent = self._v1.payment_intents.retrieve(payment_intent_id, params={"expand": ["latest_charge"]})
         return self._payment_result(_plain(intent))
 
     def payment_for_charge(self, *, customer_id: str, flexbill_charge_id: int) -> PaymentResult | None:
@@ -178,7 +179,11 @@ class StripeGateway:
             intent["status"], ChargeStatus.FAILED
         )
         return PaymentResult(
-            status=status, payment_intent_id=intent["id"], charge_id=charge_id, failure_message=failure
+            status=status,
+            payment_intent_id=intent["id"],
+            charge_id=charge_id,
+            failure_message=failure,
+            paid_with=paid_with(latest.get("payment_method_details")) if isinstance(latest, dict) else None,
         )
 
     # Refunds ------------------------------------------------------------------------------------------------
@@ -264,9 +269,27 @@ def refund_info(refund) -> RefundInfo:
 
 
 def _payment_method_info(pm) -> PaymentMethodInfo:
-    details = pm.get(pm["type"]) or {}
+    return _method_of(pm, id=pm["id"])
+
+
+def paid_with(payment_method_details) -> PaymentMethodInfo | None:
+    """A Charge's payment_method_details -> what it was paid with; None when Stripe sent none (the local Stripe
+    never does). Its type names the sub-object holding the details: `card.brand`, `sepa_debit.last4`, …."""
+    if not isinstance(payment_method_details, dict) or not isinstance(payment_method_details.get("type"), str):
+        return None
+    return _method_of(payment_method_details, id="")
+
+
+def _method_of(obj: dict, *, id: str) -> PaymentMethodInfo:  # noqa: A002
+    details = obj.get(obj["type"])
+    details = details if isinstance(details, dict) else {}
+
+    def text(name: str) -> str:
+        value = details.get(name)
+        return value if isinstance(value, str) else ""
+
     return PaymentMethodInfo(
-        id=pm["id"], type=pm["type"], brand=details.get("brand") or "", last4=details.get("last4") or ""
+        id=id, type=obj["type"], brand=text("brand"), last4=text("last4"), bank_name=text("bank_name")
     )
 
 

@@ -34,10 +34,14 @@ class StripeUncertain(StripeGatewayError):
 
 @dataclass(frozen=True)
 class PaymentMethodInfo:
+    """A payment method as Stripe describes it: `brand` for cards, `bank_name` for US bank accounts, and the last
+    four digits of the card, IBAN or account number. `id` is "" when read from a charge's payment_method_details."""
+
     id: str
     type: str
     brand: str = ""
     last4: str = ""
+    bank_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class PaymentResult:
     payment_intent_id: str | None
     charge_id: str | None
     failure_message: str = ""
+    # What Stripe says the charge was paid with (its payment_method_details), when Stripe returned the charge.
+    paid_with: PaymentMethodInfo | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from flexbill.accounts.permissions import Permission
-from flexbill.billing import rules, selectors, services
+from flexbill.billing import rules, selectors, services, stripe_reads
 from flexbill.billing.refusals import RefundRefused
 from flexbill.billing.services.charges import MARK_REFUNDED_PERMISSION
 from flexbill.billing.services.derive import invoice_figures
@@ -47,7 +47,7 @@ def charge_details(request, charge_id: int):
     charge = _charge(request, charge_id)
     details, details_problem = None, None
     try:
-        details = selectors.charge_stripe_details(charge=charge)
+        details = stripe_reads.charge_stripe_details(charge=charge)
     except (Conflict, StripeFailed) as exc:
         details_problem = exc.detail
     return render(

@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from flexbill.accounts.permissions import Permission
+from flexbill.audit.selectors import audit_entries
 from flexbill.billing import selectors, services
 from flexbill.billing.refusals import RefundRefused
 from flexbill.errors import Conflict, InvalidInput
@@ -36,9 +37,12 @@ def invoice_context(request, invoice, *, credit_note_form=None) -> dict:
     membership = request.membership
     return {
         "invoice": invoice,
-        "audit_events": selectors.audit_event_list(
-            organization=membership.organization, object_ref=None, invoice_id=invoice.pk
-        ).items,
+        "audit_entries": audit_entries(
+            organization=membership.organization,
+            events=selectors.audit_event_list(
+                organization=membership.organization, object_ref=None, invoice_id=invoice.pk
+            ).items,
+        ),
         "credit_note_form": credit_note_form
         or CreditNoteForm(currency=invoice.currency, locale=membership.organization.locale),
         "can": {

@@ -56,6 +56,9 @@ def charge_create_stripe(*, invoice: Invoice, payment_method_id: int, actor: Act
             status=ChargeStatus.PENDING,
             payment_method=method,
             payment_method_type=method.type,
+            payment_method_brand=method.brand,
+            payment_method_bank=method.bank_name,
+            payment_method_last4=method.last4,
             charged_at=timezone.now(),
         )
     try:
@@ -89,6 +92,8 @@ def charge_update_payment(*, charge: Charge, result: PaymentResult, actor: Actor
         charge.stripe_payment_intent_id = result.payment_intent_id or charge.stripe_payment_intent_id
         charge.stripe_charge_id = result.charge_id or charge.stripe_charge_id
         charge.failure_message = result.failure_message[:500]
+        if result.paid_with is not None:
+            _take_paid_with(charge, result.paid_with)
         charge.save()
         audit_record(
             organization_id=charge.organization_id,
@@ -102,6 +107,15 @@ def charge_update_payment(*, charge: Charge, result: PaymentResult, actor: Actor
         )
         charge_refresh(charge=charge, actor=actor, payment_changed=True)
     return charge
+
+
+def _take_paid_with(charge: Charge, method: PaymentMethodInfo) -> None:
+    """What Stripe says the charge was paid with overrides what flexbill asked it to charge (a card may be paid
+    through a wallet, a bank account's name may be known only once it is debited)."""
+    charge.payment_method_type = method.type[:40]
+    charge.payment_method_brand = method.brand[:40]
+    charge.payment_method_bank = method.bank_name[:100]
+    charge.payment_method_last4 = method.last4[-4:]
 
 
 def charge_record(*, invoice: Invoice, source: str, amount: object, reference: str, actor: Actor) -> Charge:

@@ -72,6 +72,7 @@ def payment_method_add(*, customer: Customer, stripe_payment_method: str, actor:
                 "customer": customer,
                 "type": info.type,
                 "brand": info.brand,
+                "bank_name": info.bank_name[:100],
                 "last4": info.last4,
             },
         )
@@ -80,6 +81,12 @@ def payment_method_add(*, customer: Customer, stripe_payment_method: str, actor:
             actor=actor,
             action="payment_method.added",
             obj=method,
-            after={"customer": customer.pk, "type": info.type, "last4": info.last4},
+            after={
+                "customer": customer.pk,
+                "type": info.type,
+                "brand": info.brand,
+                "bank_name": method.bank_name,
+                "last4": info.last4,
+            },
         )
     return method
