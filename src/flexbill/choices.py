@@ -56,6 +56,9 @@ class ChargeSource(TextChoices):
 
 
 class RefundStatus(TextChoices):
+    # At or above the organization's approval threshold: reserved, not sent to Stripe until another person who may
+    # approve refunds approves it (docs/rules.md, rule 21).
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
     REQUESTED = "requested", "Requested"
     PENDING = "pending", "Pending"
     REQUIRES_ACTION = "requires_action", "Requires action"
@@ -141,6 +144,7 @@ class ActorType(TextChoices):
 class NotificationKind(TextChoices):
     CUSTOMER_REFUND_SUCCEEDED = "customer_refund_succeeded", "Customer: refund on its way"
     ADMINS_REFUND_FAILED = "admins_refund_failed", "Billing admins: refund failed"
+    APPROVERS_REFUND_AWAITING = "approvers_refund_awaiting", "Approvers: refund awaiting approval"
 
 
 class NotificationOutcome(TextChoices):

@@ -293,6 +293,17 @@ def _invitation_days() -> int:
 FLEXBILL_INVITATION_DAYS = _invitation_days()
 
 
+def _refund_approval_days() -> int:
+    value = os.environ.get("FLEXBILL_REFUND_APPROVAL_DAYS", "7").strip() or "7"
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 365:
+        raise ValueError(f"FLEXBILL_REFUND_APPROVAL_DAYS must be a whole number of days from 1 to 365, not {value!r}.")
+    return int(value)
+
+
+# How long a refund may wait for approval before the worker cancels it and releases its amount.
+FLEXBILL_REFUND_APPROVAL_DAYS = _refund_approval_days()
+
+
 def _trusted_proxy_count() -> int:
     value = os.environ.get("FLEXBILL_TRUSTED_PROXY_COUNT", "0").strip() or "0"
     if not value.isdigit():

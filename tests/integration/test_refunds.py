@@ -388,7 +388,7 @@ def test_refund_of_a_charge_marked_refunded_is_refused(owner, paid_charge):
     assert stripe_refunds(paid_charge) == {}
 
 
-# Audit (docs/rules.md, rule 12) ---------------------------------------------------------------------------------------
+# Audit (docs/rules.md, rule 21) ---------------------------------------------------------------------------------------
 def test_refund_and_the_status_changes_it_causes_are_audited(owner, paid_charge):
     refund = services.refund_create(membership=owner, charge=paid_charge)
 

@@ -7,9 +7,10 @@ import json
 import pytest
 from django.test import Client
 
-from flexbill.accounts.models import ApiToken, CustomRole, Membership
+from flexbill.accounts.models import ApiToken, CustomRole, Membership, Organization
 from flexbill.accounts.permissions import Permission
 from flexbill.accounts.services import custom_role_create, user_create
+from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Customer, Invoice, PaymentMethod, Refund
 from flexbill.outgoing.models import WebhookEndpoint
 from flexbill.outgoing.services import webhook_endpoint_create
@@ -31,6 +32,11 @@ def world(org, make_org, make_member, make_paid_charge, make_customer, make_invo
     colleague = user_create(
         organization=org, email="colleague@example.com", password="correct-horse-battery", role="member"
     )
+    # A refund awaiting approval (docs/rules.md, rule 21), asked by someone who is none of the callers.
+    Organization.objects.filter(pk=org.pk).update(refund_approval_threshold=5000)
+    org.refresh_from_db()
+    waiting = services.refund_create(membership=make_member(org, "clerk"), charge=make_paid_charge(org, amount=9000))
+    assert waiting.status == "awaiting_approval"
     return {
         "org": org,
         "charge": charge,
@@ -41,6 +47,7 @@ def world(org, make_org, make_member, make_paid_charge, make_customer, make_invo
         "viewer": viewer,
         "spare": spare,
         "colleague": colleague,
+        "waiting": waiting,
     }
 
 
@@ -69,7 +76,7 @@ def snapshot(org) -> dict:
             .values_list("pk", "status", "amount_refunded", "amount_reserved", "marked_refunded_at")
             .order_by("pk")
         ),
-        "refunds": Refund.objects.filter(organization=org).count(),
+        "refunds": list(Refund.objects.filter(organization=org).values_list("pk", "status").order_by("pk")),
         "credit_notes": CreditNote.objects.filter(invoice__organization=org).count(),
         "webhook_endpoints": list(
             WebhookEndpoint.objects.filter(organization=org).values_list("pk", "active").order_by("pk")
@@ -146,6 +153,8 @@ API_ACTIONS = {
     ),
     "role_update": ("patch", "/api/v1/roles/{spare}", {"name": "Front desk"}, "settings", True),
     "role_delete": ("delete", "/api/v1/roles/{spare}", None, "settings", True),
+    "refund_approve": ("post", "/api/v1/refunds/{waiting}/approve", {}, "approve", True),
+    "refund_reject": ("post", "/api/v1/refunds/{waiting}/reject", {"reason": "Not agreed"}, "approve", True),
 }
 PERMISSIONS = {
     "manage": Permission.INVOICES_MANAGE,
@@ -154,6 +163,7 @@ PERMISSIONS = {
     "delete": Permission.CHARGES_DELETE,
     "credit_note": Permission.CREDIT_NOTES_CREATE,
     "settings": Permission.SETTINGS_MANAGE,
+    "approve": Permission.REFUNDS_APPROVE,
 }
 
 
@@ -166,6 +176,7 @@ def fill(template: str, world) -> str:
         endpoint=world["endpoint"].pk,
         colleague=world["colleague"].pk,
         spare=world["spare"].pk,
+        waiting=world["waiting"].pk,
     )
 
 
@@ -219,6 +230,8 @@ UI_ACTIONS = {
     "role_create": ("/settings/roles/", {"name": "Desk", "permissions": ["billing.invoices.view"]}, "settings", False),
     "role_update": ("/settings/roles/{spare}/", {"name": "Front desk"}, "settings", True),
     "role_delete": ("/settings/roles/{spare}/delete/", {}, "settings", True),
+    "approval_approve": ("/approvals/{waiting}/approve/", {}, "approve", True),
+    "approval_reject": ("/approvals/{waiting}/reject/", {"reason": "Not agreed"}, "approve", True),
 }
 
 

@@ -163,6 +163,26 @@ EXAMPLES = {
         _event("refund.rejected", object_id="8", before={**REFUND, "amount": 1250}),
         "Stripe refused the refund of €12.50 on INV-000014 — no money moved",
     ),
+    "refund.awaiting_approval": (
+        _event("refund.awaiting_approval", after={**REFUND, "status": "awaiting_approval"}),
+        "Asked to refund €50.00 of INV-000014 — requested by customer; waiting for another person's approval",
+    ),
+    "refund.approved": (
+        _event("refund.approved", before={**REFUND, "status": "awaiting_approval"}, after=REFUND),
+        "Approved the refund of €50.00 on INV-000014 and sent it to Stripe",
+    ),
+    "refund.approval_rejected": (
+        _event(
+            "refund.approval_rejected",
+            after={**REFUND, "status": "canceled"},
+            message="Member\nstayed the month",
+        ),
+        "Rejected the refund of €50.00 on INV-000014 — no money moved (Member stayed the month)",
+    ),
+    "refund.approval_expired": (
+        _event("refund.approval_expired", after={**REFUND, "status": "canceled"}),
+        "Refund of €50.00 on INV-000014 expired waiting for approval — no money moved",
+    ),
     "charge.created": (
         _event(
             "charge.created",
@@ -499,3 +519,25 @@ def test_names_typed_by_people_cannot_break_the_sentence_onto_more_lines():
     event = _event("customer.created", object_type="customer", after={"name": "Ada\n\u2028Lovelace" + "x" * 300})
     sentence = audit_sentence(event)
     assert "\n" not in sentence and "\u2028" not in sentence and len(sentence) < 200
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "sentence"),
+    [
+        (
+            {"refund_approval_threshold": None},
+            {"refund_approval_threshold": 50000},
+            "Changed the organization's refund approval threshold set to 50000 (minor units of the default currency)",
+        ),
+        (
+            {"refund_approval_threshold": 50000},
+            {"refund_approval_threshold": None},
+            "Changed the organization's refund approval threshold removed (approvals off)",
+        ),
+    ],
+)
+def test_the_approval_threshold_reads_as_set_or_turned_off(before, after, sentence):
+    event = _event(
+        "organization.preferences_changed", object_type="organization", invoice=None, before=before, after=after
+    )
+    assert audit_sentence(event, names=NAMES) == sentence

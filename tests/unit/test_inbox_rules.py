@@ -61,6 +61,7 @@ class Requested:
     pk: int
     amount: int
     created_at: datetime
+    status: str = "requested"
 
 
 @given(
@@ -80,3 +81,13 @@ def test_only_as_many_requested_refunds_are_released_as_it_takes_newest_first(am
     assert [r.pk for r in released] == sorted((r.pk for r in released), reverse=True)  # newest first
     if released:  # none released beyond what it took: without the last one released it did not fit yet
         assert left + released[-1].amount > amount
+
+
+def test_refunds_awaiting_approval_are_released_before_requested_ones():
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    sent = Requested(1, 3000, start + timedelta(minutes=5))
+    waiting = Requested(2, 3000, start, status="awaiting_approval")
+
+    released = rules.requested_refunds_to_release(amount=10000, reserved=13000, requested=[sent, waiting])
+
+    assert released == [waiting]

@@ -5,7 +5,7 @@ from django.test import Client
 
 from flexbill.audit.models import AuditEvent
 from flexbill.choices import DeliveryStatus
-from flexbill.outgoing.models import WebhookDelivery, WebhookEndpoint
+from flexbill.outgoing.models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 from flexbill.outgoing.services import webhook_endpoint_create
 from outgoing_urls import INTERNAL_URLS
 
@@ -67,7 +67,7 @@ def test_admin_registers_an_endpoint_and_sees_its_secret_once(client, org, make_
 
 def test_no_event_ticked_subscribes_to_every_event(owner_client, org):
     owner_client.post("/integrations/webhooks/", {"url": URL})
-    assert len(WebhookEndpoint.objects.get(organization=org).event_types) == 5
+    assert WebhookEndpoint.objects.get(organization=org).event_types == list(EVENT_TYPES)
 
 
 @pytest.mark.parametrize("url", ["http://insecure.example.com/", "ftp://example.com/x", "not a url", ""])

@@ -7,12 +7,13 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 from flexbill.accounts.permissions import Permission
+from flexbill.accounts.preferences import organization_preferences_update
 from flexbill.accounts.services import custom_role_create, organization_create, user_create
-from flexbill.audit.services import SYSTEM
+from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge
 from flexbill.billing.services.reconcile import reconcile_organization
-from flexbill.choices import ChargeSource, ChargeStatus, InvoicePaymentMethod, Role
+from flexbill.choices import ChargeSource, ChargeStatus, InvoicePaymentMethod, RefundReason, Role
 from flexbill_demo.stripe_dashboard import stripe_payment_method_create, stripe_refund_directly
 
 DEMO_PASSWORD = "flexbill-demo"
@@ -53,13 +54,13 @@ def seed_demo(*, console) -> Organization:
         locale="de_DE",  # a euro operator whose staff type amounts as 1.234,50
     )
     clerk_role = custom_role_create(organization=org, name="Billing clerk", permissions=[Permission.CHARGES_REFUND])
-    user_create(
+    owner = user_create(
         organization=org, email="owner@demo.flexbill.test", password=DEMO_PASSWORD, role=Role.OWNER, name="Olivia Owner"
     )
     user_create(
         organization=org, email="admin@demo.flexbill.test", password=DEMO_PASSWORD, role=Role.ADMIN, name="Adam Admin"
     )
-    user_create(
+    clerk = user_create(
         organization=org,
         email="clerk@demo.flexbill.test",
         password=DEMO_PASSWORD,
@@ -89,7 +90,37 @@ def seed_demo(*, console) -> Organization:
             customer, card = customers[i % len(customers)]
             _seed_invoice(org, customer, card, kind, lines, days_ago=rng.randint(0, 60))
             progress.advance(task)
+    _seed_approval(org, owner=owner, clerk=clerk)
     return org
+
+
+APPROVAL_THRESHOLD = 50000  # 500,00 €
+
+
+def _seed_approval(org, *, owner, clerk) -> None:
+    """Approvals on from 500,00 €, and the clerk's refund of the largest untouched card charge waiting in the queue
+    (Approvals page) for the owner or the admin."""
+    largest = (
+        Charge.objects.filter(
+            organization=org,
+            source=ChargeSource.STRIPE,
+            payment_status=ChargeStatus.SUCCESS,
+            payment_method_type="card",
+        )
+        .filter(amount_reserved=0, marked_refunded_at__isnull=True)
+        .order_by("-amount", "pk")
+        .first()
+    )
+    threshold = min(APPROVAL_THRESHOLD, largest.amount)
+    organization_preferences_update(
+        membership=owner, actor=Actor.for_user(owner.user), refund_approval_threshold=threshold
+    )
+    services.refund_create(
+        membership=clerk,
+        charge=largest,
+        reason=RefundReason.REQUESTED_BY_CUSTOMER,
+        note="Member moved out early; refund the whole month.",
+    )
 
 
 def _invoice_plan(rng: random.Random) -> list[tuple[str, list]]:

@@ -26,6 +26,9 @@ class Organization(models.Model):
     default_currency = models.CharField(max_length=3, default="usd")
     # How staff type and read money here: "de_DE" reads "1.234,50", "en_US" reads "1,234.50".
     locale = models.CharField(max_length=20, default="en_US")
+    # Refunds of this amount or more (minor units of default_currency) wait for a second person's approval;
+    # None: no approval needed. Only owners change it (docs/rules.md, rule 21).
+    refund_approval_threshold = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ class Permission(StrEnum):
     CHARGES_REFUND = "billing.charges.refund"
     CHARGES_CHANGE_STATUS = "billing.charges.change_status"
     CHARGES_DELETE = "billing.charges.delete"
+    REFUNDS_APPROVE = "billing.refunds.approve"
     CREDIT_NOTES_CREATE = "billing.credit_notes.create"
     AUDIT_VIEW = "audit.events.view"
     SETTINGS_MANAGE = "settings.manage"
@@ -24,6 +25,7 @@ PERMISSION_LABELS = {
     Permission.CHARGES_REFUND: "Send refunds through Stripe",
     Permission.CHARGES_CHANGE_STATUS: "Change a charge's status (no money moves)",
     Permission.CHARGES_DELETE: "Delete a charge (marks it refunded, no money moves)",
+    Permission.REFUNDS_APPROVE: "Approve or reject another person's refund that waits for approval",
     Permission.CREDIT_NOTES_CREATE: "Issue credit notes",
     Permission.AUDIT_VIEW: "Read the audit trail",
     Permission.SETTINGS_MANAGE: "Manage the team, roles and the organization's settings",
@@ -60,6 +62,7 @@ PERMISSION_TREE: tuple[PermissionGroup, ...] = (
                 ),
             ),
             PermissionGroup("Credit notes", (PermissionAction(Permission.CREDIT_NOTES_CREATE, "Create"),)),
+            PermissionGroup("Refunds", (PermissionAction(Permission.REFUNDS_APPROVE, "Approve"),)),
             PermissionGroup(
                 "Invoices",
                 (

@@ -1,18 +1,22 @@
 """Organization preferences staff holding settings.manage change in Settings → Organization or the API: the name,
-the default currency of new invoices, the locale money is typed and shown in, and refund e-mails. Refund sync is not
-among them: only platform staff turn it off (Django admin)."""
+the default currency of new invoices, the locale money is typed and shown in, and refund e-mails; owners also set
+the refund approval threshold. Refund sync is not among them: only platform staff turn it off (Django admin)."""
 
 from django.db import transaction
 
 from flexbill.audit.services import Actor, audit_record
-from flexbill.errors import InvalidInput, PermissionDenied
+from flexbill.billing.approval_rules import MIN_APPROVERS, approvers_missing_detail, threshold_refusal
+from flexbill.errors import Conflict, InvalidInput, PermissionDenied
 
-from .models import Membership, Organization
+from .models import Membership, MembershipStatus, Organization
 from .organization_rules import known_currency, known_locale, organization_name
-from .permissions import Permission
+from .permissions import Permission, Role
 
-PREFERENCES = ("name", "default_currency", "locale", "refund_emails_enabled")
+PREFERENCES = ("name", "default_currency", "locale", "refund_emails_enabled", "refund_approval_threshold")
+# Preferences that null clears (elsewhere null means "leave as it is").
+NULLABLE = ("refund_approval_threshold",)
 NOT_ALLOWED = "Your role does not allow you to change the organization's settings."
+OWNERS_ONLY = "Only owners change the refund approval threshold."
 
 
 def organization_preferences_update(*, membership: Membership, actor: Actor, **changes) -> Organization:
@@ -22,12 +26,20 @@ def organization_preferences_update(*, membership: Membership, actor: Actor, **c
     unknown = sorted(set(changes) - set(PREFERENCES))
     if unknown:
         raise InvalidInput(f"{unknown[0]} cannot be changed here.", code="not_a_preference")
-    cleaned = {field: _clean(field, value) for field, value in changes.items() if value is not None}
+    if "refund_approval_threshold" in changes and membership.role != Role.OWNER:
+        raise PermissionDenied(OWNERS_ONLY)
+    cleaned = {
+        field: _clean(field, value) for field, value in changes.items() if value is not None or field in NULLABLE
+    }
     with transaction.atomic():
         organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
         changed = {field: value for field, value in cleaned.items() if getattr(organization, field) != value}
         if not changed:
             return organization
+        if changed.get("refund_approval_threshold") is not None:
+            approvers = approvers_count(organization)
+            if approvers < MIN_APPROVERS:
+                raise Conflict(approvers_missing_detail(approvers), code="approvers_missing")
         before = {field: getattr(organization, field) for field in changed}
         for field, value in changed.items():
             setattr(organization, field, value)
@@ -51,6 +63,19 @@ def _clean(field: str, value):
         return known_currency(value)
     if field == "locale":
         return known_locale(value)
+    if field == "refund_approval_threshold":
+        refusal = threshold_refusal(value)
+        if refusal:
+            raise InvalidInput(refusal, code="threshold_invalid")
+        return value
     if not isinstance(value, bool):
         raise InvalidInput("refund_emails_enabled is true or false.", code="invalid")
     return value
+
+
+def approvers_count(organization: Organization) -> int:
+    """Active members who may approve refunds (invitations not yet accepted hold no permission)."""
+    memberships = Membership.objects.filter(organization=organization, status=MembershipStatus.ACTIVE).select_related(
+        "custom_role"
+    )
+    return sum(1 for m in memberships if m.has_permission(Permission.REFUNDS_APPROVE))

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.views.decorators.cache import never_cache
 from ninja import Field, Router, Schema
 from ninja.decorators import decorate_view
-from pydantic import StrictBool, model_validator
+from pydantic import StrictBool, StrictInt, model_validator
 
 from flexbill.accounts.permissions import Permission
 from flexbill.accounts.preferences import organization_preferences_update
@@ -20,7 +20,7 @@ from . import schemas
 from .access import org_of, require
 
 router = Router(tags=["organization"])
-ERRORS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error}
+ERRORS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 409: schemas.Error}
 
 
 class StripeConnectionOut(Schema):
@@ -41,6 +41,9 @@ class OrganizationOut(Schema):
     locale: str
     refund_emails_enabled: bool
     refund_sync_enabled: bool = Field(description="Read only: platform staff turn refund sync off")
+    refund_approval_threshold: int | None = Field(
+        description="Refunds of this amount or more (minor units of default_currency) wait for approval; null: off"
+    )
     stripe: StripeConnectionOut
 
 
@@ -49,6 +52,9 @@ class OrganizationPatch(Schema):
     default_currency: str | None = Field(None, max_length=100)
     locale: str | None = Field(None, max_length=100)
     refund_emails_enabled: StrictBool | None = None
+    refund_approval_threshold: StrictInt | None = Field(
+        None, description="Owners only. Minor units from 1 to 10^12, or null to turn approvals off"
+    )
 
     model_config = {"extra": "forbid"}
 
@@ -76,6 +82,7 @@ def organization_out(request, organization) -> dict:
         "locale": organization.locale,
         "refund_emails_enabled": organization.refund_emails_enabled,
         "refund_sync_enabled": organization.refund_sync_enabled,
+        "refund_approval_threshold": organization.refund_approval_threshold,
         "stripe": {
             "connected": connection.connected,
             "mode": connection.mode,
@@ -99,8 +106,9 @@ def organization_detail(request):
 @router.patch("/organization", response={200: OrganizationOut, **ERRORS})
 @decorate_view(never_cache)
 def organization_update(request, payload: OrganizationPatch):
-    """Change the name, default currency (one Stripe charges), locale (a babel id such as de_DE) or refund e-mails.
-    Needs settings.manage."""
+    """Change the name, default currency (one Stripe charges), locale (a babel id such as de_DE) or refund e-mails
+    (settings.manage), or the refund approval threshold (owners only; 409 approvers_missing while fewer than two
+    members may approve refunds)."""
     organization = organization_preferences_update(
         membership=request.auth, actor=Actor.for_user(request.auth.user), **payload.dict(exclude_unset=True)
     )

@@ -78,6 +78,12 @@ class RefundOut(Schema):
     failure_reason: str
     created_by: str | None
     created_at: datetime
+    decided_by: str | None = Field(description="Who approved or rejected it, when it waited for approval")
+    decided_at: datetime | None
+
+
+class RefundRejectIn(Schema):
+    reason: str = Field(max_length=10000, description="Why the refund is rejected (1-500 characters once trimmed)")
 
 
 class ChargeOut(Schema):

@@ -17,6 +17,8 @@ def refund_out(refund) -> dict:
         "failure_reason": refund.failure_reason,
         "created_by": refund.created_by.email if refund.created_by else None,
         "created_at": refund.created_at,
+        "decided_by": refund.decided_by.email if refund.decided_by else None,
+        "decided_at": refund.decided_at,
     }
 
 

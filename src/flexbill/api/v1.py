@@ -1,4 +1,4 @@
-"""REST API v1 (contract: the README's REST API section). Handlers parse, call one service or selector, and shape
+"""REST API v1 (contract: docs/api.md, REST API). Handlers parse, call one service or selector, and shape
 the answer."""
 
 import json
@@ -12,6 +12,7 @@ from flexbill.accounts.permissions import Permission
 from flexbill.audit.selectors import audit_entries
 from flexbill.audit.services import Actor
 from flexbill.billing import selectors, services, stripe_reads
+from flexbill.billing.services import approvals
 from flexbill.choices import ChargeSource, InvoicePaymentMethod, InvoiceStatus, RefundOrigin, RefundStatus
 from flexbill.errors import InvalidInput
 
@@ -219,7 +220,11 @@ def charge_details(request, charge_id: PathId):
     }
 
 
-@api.post("/v1/charges/{charge_id}/refunds", response={201: schemas.RefundOut, **STRIPE_ERRORS}, tags=["refunds"])
+@api.post(
+    "/v1/charges/{charge_id}/refunds",
+    response={201: schemas.RefundOut, 202: schemas.RefundOut, **STRIPE_ERRORS},
+    tags=["refunds"],
+)
 def refund_create(
     request,
     charge_id: PathId,
@@ -238,7 +243,25 @@ def refund_create(
         currency=payload.currency,
         request_body=_body_as_received(request),
     )
-    return Status(201, refund_out(refund))
+    # 202: recorded and reserved, waiting for another person's approval before anything goes to Stripe.
+    return Status(202 if refund.status == RefundStatus.AWAITING_APPROVAL else 201, refund_out(refund))
+
+
+@api.post("/v1/refunds/{refund_id}/approve", response={200: schemas.RefundOut, **STRIPE_ERRORS}, tags=["refunds"])
+def refund_approve(request, refund_id: PathId):
+    """Approve a refund awaiting approval and send it to Stripe. Needs billing.refunds.approve; never by its
+    requester (403 own_refund); 409 not_awaiting_approval once decided, approval_expired once too old."""
+    refund = selectors.refund_get(organization=org_of(request), refund_id=refund_id)
+    refund = approvals.refund_approve(membership=request.auth, refund=refund)
+    return refund_out(refund)
+
+
+@api.post("/v1/refunds/{refund_id}/reject", response={200: schemas.RefundOut, **ERRORS}, tags=["refunds"])
+def refund_reject(request, refund_id: PathId, payload: schemas.RefundRejectIn):
+    """Reject a refund awaiting approval: canceled, its amount released, nothing sent to Stripe."""
+    refund = selectors.refund_get(organization=org_of(request), refund_id=refund_id)
+    refund = approvals.refund_reject(membership=request.auth, refund=refund, reason=payload.reason)
+    return refund_out(refund)
 
 
 @api.post("/v1/charges/{charge_id}/status", response={200: schemas.ChargeOut, **ERRORS}, tags=["charges"])

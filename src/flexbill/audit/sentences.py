@@ -66,6 +66,7 @@ PREFERENCES = {
     "default_currency": "default currency",
     "locale": "locale",
     "refund_emails_enabled": "refund e-mails",
+    "refund_approval_threshold": "refund approval threshold",
 }
 MAX_TEXT = 120  # a name or URL quoted in a sentence is cut here
 
@@ -195,6 +196,30 @@ def _refund_unconfirmed(row: _Row) -> str:
         f"Stripe did not confirm the refund of {row.refund_amount} on {row.invoice} in time; "
         "flexbill settles it with Stripe automatically"
     )
+
+
+def _refund_awaiting_approval(row: _Row) -> str:
+    reason = REFUND_REASONS.get(row.text("reason"))
+    return (
+        f"Asked to refund {row.refund_amount} of {row.invoice}"
+        + (f" — {reason}" if reason else "")
+        + ("; waiting for another person's approval")
+    )
+
+
+def _refund_approved(row: _Row) -> str:
+    return f"Approved the refund of {row.refund_amount} on {row.invoice} and sent it to Stripe"
+
+
+def _refund_approval_rejected(row: _Row) -> str:
+    reason = _short(row.event.message or "")
+    return f"Rejected the refund of {row.refund_amount} on {row.invoice} — no money moved" + (
+        f" ({reason})" if reason else ""
+    )
+
+
+def _refund_approval_expired(row: _Row) -> str:
+    return f"Refund of {row.refund_amount} on {row.invoice} expired waiting for approval — no money moved"
 
 
 def _refund_rejected(row: _Row) -> str:
@@ -335,6 +360,10 @@ def _organization_preferences_changed(row: _Row) -> str:
         was = row.before.get(key)
         if isinstance(value, bool):
             changes.append(f"{label} turned {'on' if value else 'off'}")
+        elif key == "refund_approval_threshold" and value is None:
+            changes.append(f"{label} removed (approvals off)")
+        elif key == "refund_approval_threshold":
+            changes.append(f"{label} set to {_short(str(value))} (minor units of the default currency)")
         else:
             changes.append(f"{label} from {_short(str(was))} to {_short(str(value))}" if was else f"{label} set")
     return "Changed the organization's " + ("; ".join(changes) if changes else "settings")
@@ -377,6 +406,10 @@ SENTENCES: dict[str, Callable[[_Row], str]] = {
     "refund.canceled": _refund_canceled,
     "refund.unconfirmed": _refund_unconfirmed,
     "refund.rejected": _refund_rejected,
+    "refund.awaiting_approval": _refund_awaiting_approval,
+    "refund.approved": _refund_approved,
+    "refund.approval_rejected": _refund_approval_rejected,
+    "refund.approval_expired": _refund_approval_expired,
     # Charges, invoices, credit notes, customers
     "charge.created": _charge_created,
     "charge.payment_updated": _charge_payment_updated,

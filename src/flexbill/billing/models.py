@@ -210,6 +210,11 @@ class Refund(models.Model):
     # `credit_note: true` on an app refund: the credit note is issued once Stripe has accepted the refund.
     credit_note_requested = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Who approved or rejected a refund that waited for approval, and when (an expiry leaves decided_by empty).
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -225,6 +230,11 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund {self.pk} ({self.amount} {self.currency}, {self.status})"
+
+    @property
+    def sent_since(self):
+        """When flexbill asked Stripe for this refund: at its approval if it waited for one, else at its creation."""
+        return self.decided_at or self.created_at
 
 
 class CreditNote(models.Model):

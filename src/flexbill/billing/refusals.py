@@ -17,6 +17,9 @@ class Refusal(StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"
     NOT_PAID = "not_paid"
     REFUNDS_EXCEED_PAID = "refunds_exceed_paid"
+    OWN_REFUND = "own_refund"
+    NOT_AWAITING_APPROVAL = "not_awaiting_approval"
+    APPROVAL_EXPIRED = "approval_expired"
 
     @property
     def sentence(self) -> str:
@@ -24,7 +27,7 @@ class Refusal(StrEnum):
 
     @property
     def http_status(self) -> int:
-        if self is Refusal.PERMISSION_DENIED:
+        if self in (Refusal.PERMISSION_DENIED, Refusal.OWN_REFUND):
             return 403
         if self in (Refusal.AMOUNT_INVALID, Refusal.CURRENCY_MISMATCH):
             return 400
@@ -48,6 +51,11 @@ SENTENCES = {
     "so no money came in to give back.",
     Refusal.REFUNDS_EXCEED_PAID: "This would record more refunded on the invoice than was paid: its payments are "
     "already refunded (in Stripe, marked refunded, or recorded with credit notes) up to what remains.",
+    Refusal.OWN_REFUND: "You asked for this refund, so someone else who may approve refunds must approve it.",
+    Refusal.NOT_AWAITING_APPROVAL: "This refund is no longer waiting for approval: it was already approved, "
+    "rejected or it expired.",
+    Refusal.APPROVAL_EXPIRED: "This refund waited too long for approval and has expired; its amount is released. "
+    "Ask for the refund again if it is still due.",
 }
 
 

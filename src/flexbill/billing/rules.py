@@ -26,7 +26,8 @@ DEBIT_METHOD_TYPES = frozenset({"us_bank_account", "sepa_debit"})
 MAX_AMOUNT = 10**12
 
 IN_FLIGHT_REFUND_STATUSES = frozenset({RefundStatus.REQUESTED, RefundStatus.PENDING, RefundStatus.REQUIRES_ACTION})
-RESERVING_REFUND_STATUSES = IN_FLIGHT_REFUND_STATUSES | {RefundStatus.SUCCEEDED}
+# A refund awaiting approval reserves its amount like one sent to Stripe: nothing else can take it meanwhile.
+RESERVING_REFUND_STATUSES = IN_FLIGHT_REFUND_STATUSES | {RefundStatus.SUCCEEDED, RefundStatus.AWAITING_APPROVAL}
 
 
 @dataclass(frozen=True)
@@ -272,13 +273,17 @@ def inbox_retry_delay(attempts: int) -> timedelta:
 
 
 def requested_refunds_to_release(*, amount: int, reserved: int, requested: list) -> list:
-    """Refunds still "requested" in flexbill to release when what is reserved exceeds the charge.
+    """Refunds still "requested" or "awaiting_approval" in flexbill to release when what is reserved exceeds the charge.
 
     Stripe's refunds are the truth; a refund flexbill sent that Stripe does not list can no longer fit, so it
-    cannot succeed. The newest requested refunds are released first, only as many as it takes.
+    cannot succeed, and one still awaiting approval could no longer be sent. Those awaiting approval go first (they
+    never reached Stripe), then the newest requested ones, only as many as it takes.
     """
     released = []
-    for refund in sorted(requested, key=lambda r: (r.created_at, r.pk), reverse=True):
+    order = sorted(
+        requested, key=lambda r: (r.status == RefundStatus.AWAITING_APPROVAL, r.created_at, r.pk), reverse=True
+    )
+    for refund in order:
         if reserved <= amount:
             break
         released.append(refund)

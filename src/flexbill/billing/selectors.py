@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.models import AuditEvent
+from flexbill.choices import RefundStatus
 from flexbill.errors import InvalidInput, NotFound
 
 from .models import Charge, CreditNote, Customer, Invoice, PaymentMethod, Refund
@@ -91,7 +92,7 @@ def refund_filter(
     *, organization: Organization, charge=None, status=None, origin=None, date_from=None, date_to=None
 ) -> QuerySet:
     qs = Refund.objects.filter(organization=organization, **created_between(date_from, date_to))
-    qs = qs.select_related("created_by")
+    qs = qs.select_related("created_by", "decided_by")
     if charge:
         qs = qs.filter(charge_id=charge)
     if status:
@@ -103,6 +104,23 @@ def refund_filter(
 
 def refund_list(*, organization: Organization, filters: dict, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
     return paginate(refund_filter(organization=organization, **filters), cursor=cursor, limit=limit)
+
+
+def refund_get(*, organization: Organization, refund_id: int) -> Refund:
+    """One refund of this organization; NotFound for another organization's, as for one that does not exist."""
+    refund = Refund.objects.filter(organization=organization, pk=refund_id).first()
+    if refund is None:
+        raise NotFound("No such refund.")
+    return refund
+
+
+def refunds_awaiting_approval(*, organization: Organization) -> list[Refund]:
+    """The approval queue, oldest first (the first to expire), with what the Approvals page shows of each."""
+    return list(
+        Refund.objects.filter(organization=organization, status=RefundStatus.AWAITING_APPROVAL)
+        .select_related("created_by", "charge__invoice__customer")
+        .order_by("created_at", "pk")
+    )
 
 
 def audit_event_list(

@@ -1,10 +1,12 @@
-"""Refund emails: the customer hears when a refund succeeds; billing admins hear when one fails."""
+"""Refund emails: the customer hears when a refund succeeds; billing admins hear when one fails; those who may
+approve refunds hear when one waits for their approval."""
 
 import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django_tasks import task
 
 from flexbill.accounts.models import Membership
@@ -22,6 +24,7 @@ Kind = RefundNotification.Kind
 KIND_FOR_STATUS = {
     RefundStatus.SUCCEEDED: Kind.CUSTOMER_REFUND_SUCCEEDED,
     RefundStatus.FAILED: Kind.ADMINS_REFUND_FAILED,
+    RefundStatus.AWAITING_APPROVAL: Kind.APPROVERS_REFUND_AWAITING,
 }
 
 
@@ -66,12 +69,16 @@ def send_refund_notifications(notifications: list) -> dict:
 
 
 def refund_notify(*, refund_id: int, kind: str) -> str:
-    refund = Refund.objects.select_related("charge__invoice__customer", "organization").get(pk=refund_id)
+    refund = Refund.objects.select_related("charge__invoice__customer", "organization", "created_by").get(pk=refund_id)
     organization = refund.organization
     if kind == Kind.CUSTOMER_REFUND_SUCCEEDED:
         if refund.status != RefundStatus.SUCCEEDED or not organization.refund_emails_enabled:
             return NotificationOutcome.NOT_SENT
         recipients = [refund.charge.invoice.customer.email]
+    elif kind == Kind.APPROVERS_REFUND_AWAITING:
+        if refund.status != RefundStatus.AWAITING_APPROVAL:
+            return NotificationOutcome.NOT_SENT
+        recipients = _approver_emails(organization, requester_id=refund.created_by_id)
     else:
         if refund.status != RefundStatus.FAILED:
             return NotificationOutcome.NOT_SENT
@@ -81,7 +88,13 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
     try:
         with transaction.atomic():
             RefundNotification.objects.create(refund=refund, kind=kind, recipients=recipients)
-            context = {"refund": refund, "invoice": refund.charge.invoice, "organization": organization}
+            context = {
+                "refund": refund,
+                "invoice": refund.charge.invoice,
+                "organization": organization,
+                "approvals_url": approvals_url(),
+                "approval_days": settings.FLEXBILL_REFUND_APPROVAL_DAYS,
+            }
             subject = render_subject(f"notifications/{kind}_subject.txt", context)
             body = render_text(f"notifications/{kind}.txt", context)
             sender = mailbox(organization.name, settings.DEFAULT_FROM_EMAIL)
@@ -97,3 +110,20 @@ def _billing_admin_emails(organization) -> list[str]:
     # has_permission is False for invitations not yet accepted: they hear nothing until they join.
     memberships = Membership.objects.filter(organization=organization).select_related("user", "custom_role")
     return sorted({m.user.email for m in memberships if m.user.email and m.has_permission(Permission.CHARGES_REFUND)})
+
+
+def _approver_emails(organization, *, requester_id: int | None) -> list[str]:
+    """Everyone who may approve the refund: holders of billing.refunds.approve other than its requester."""
+    memberships = Membership.objects.filter(organization=organization).select_related("user", "custom_role")
+    return sorted(
+        {
+            m.user.email
+            for m in memberships
+            if m.user.email and m.user_id != requester_id and m.has_permission(Permission.REFUNDS_APPROVE)
+        }
+    )
+
+
+def approvals_url() -> str:
+    """The Approvals page: absolute under FLEXBILL_PUBLIC_URL, else its path (the worker has no request)."""
+    return f"{settings.FLEXBILL_PUBLIC_URL or ''}{reverse('web:approvals')}"

@@ -7,7 +7,16 @@ from flexbill.accounts.models import Organization
 from flexbill.choices import DeliveryStatus
 from flexbill.encryption.fields import EncryptedTextField
 
-EVENT_TYPES = ("refund.created", "refund.succeeded", "refund.failed", "charge.updated", "invoice.updated")
+EVENT_TYPES = (
+    "refund.created",
+    "refund.succeeded",
+    "refund.failed",
+    "refund.awaiting_approval",
+    "refund.approved",
+    "refund.rejected",
+    "charge.updated",
+    "invoice.updated",
+)
 
 
 class WebhookEndpoint(models.Model):

@@ -1,4 +1,4 @@
-"""How flexbill signs its outgoing webhooks (documented for integrators in the README).
+"""How flexbill signs its outgoing webhooks (documented for integrators in docs/api.md, Outgoing webhook events).
 
 Header `Flexbill-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(endpoint secret, "<t>.<raw body>")>`.
 A receiver recomputes v1 from the raw body and rejects timestamps older than it tolerates (5 minutes is usual).

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from flexbill.accounts.permissions import Permission
-from flexbill.billing import rules, selectors, services, stripe_reads
+from flexbill.billing import approval_rules, rules, selectors, services, stripe_reads
 from flexbill.billing.refusals import RefundRefused
 from flexbill.billing.services.charges import MARK_REFUNDED_PERMISSION
 from flexbill.billing.services.derive import invoice_figures
@@ -123,11 +123,19 @@ def _preview(request, charge, amount: int | None, *, explain: bool = True) -> di
             amount=amount,
         )
         problem = None if eligibility.allowed else eligibility.refusal.sentence
+    organization = request.membership.organization
+    threshold = organization.refund_approval_threshold
     return {
         "amount": format_money(amount, charge.currency, locale) if amount else None,
         "charge": format_money(charge.amount, charge.currency, locale),
         "refundable": format_money(charge.refundable_amount, charge.currency, locale),
         "problem": problem,
+        # Said before sending: this refund will wait for another person's approval (docs/rules.md, rule 21).
+        "needs_approval": bool(amount)
+        and approval_rules.refund_needs_approval(
+            amount=amount, currency=charge.currency, threshold=threshold, default_currency=organization.default_currency
+        ),
+        "threshold": format_money(threshold, organization.default_currency, locale) if threshold else None,
     }
 
 

@@ -41,6 +41,8 @@ class MoneyField(forms.CharField):
 
     def clean(self, value):
         text = super().clean(value)
+        if not text and not self.required:
+            return None
         try:
             return parse_major(text, self.currency, self.locale)
         except AmountError as exc:

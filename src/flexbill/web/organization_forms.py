@@ -5,6 +5,8 @@ from django import forms
 from flexbill.accounts.organization_rules import COMMON_LOCALES, MAX_NAME
 from flexbill.currencies import STRIPE_CURRENCIES
 
+from .forms import CurrencyForm, MoneyField
+
 
 class DomainErrorForm(forms.Form):
     ERROR_FIELDS: dict[str, str] = {}
@@ -32,6 +34,13 @@ class PreferencesForm(DomainErrorForm):
 
     ERROR_FIELDS = {"name_invalid": "name", "currency_invalid": "default_currency", "locale_invalid": "locale"}
     common_locales = COMMON_LOCALES
+
+
+class ApprovalThresholdForm(CurrencyForm):
+    """The refund approval threshold, typed in the organization's default currency and locale; empty turns
+    approvals off."""
+
+    amount = MoneyField(max_length=30, required=False, label="Refunds that need approval start at")
 
 
 class _SecretInput(forms.PasswordInput):

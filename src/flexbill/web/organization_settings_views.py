@@ -12,11 +12,12 @@ from flexbill.accounts.preferences import organization_preferences_update
 from flexbill.audit.services import Actor
 from flexbill.billing.services.stripe_connection import stripe_connection_update, stripe_test_event_send
 from flexbill.billing.stripe_connection import stripe_connection_get
-from flexbill.errors import InvalidInput, StripeFailed
+from flexbill.choices import Role
+from flexbill.errors import Conflict, InvalidInput, StripeFailed
 from flexbill.public_url import absolute_url
 
 from .access import member_view, requires
-from .organization_forms import PreferencesForm, SecretKeyForm, WebhookSecretForm
+from .organization_forms import ApprovalThresholdForm, PreferencesForm, SecretKeyForm, WebhookSecretForm
 
 
 @require_http_methods(["GET", "POST"])
@@ -41,7 +42,56 @@ def organization_preferences(request):
         else:
             messages.success(request, "Preferences saved.")
             return redirect("web:settings_organization")
-    return render(request, "web/settings_organization.html", {"form": form, "organization": organization})
+    return _organization_page(request, form=form)
+
+
+def _organization_page(request, *, form=None, threshold_form=None):
+    organization = request.membership.organization
+    if form is None:
+        form = PreferencesForm(
+            initial={
+                "name": organization.name,
+                "default_currency": organization.default_currency,
+                "locale": organization.locale,
+                "refund_emails_enabled": organization.refund_emails_enabled,
+            }
+        )
+    if threshold_form is None:
+        threshold_form = ApprovalThresholdForm(
+            currency=organization.default_currency,
+            locale=organization.locale,
+            initial={"amount": organization.refund_approval_threshold},
+        )
+    context = {
+        "form": form,
+        "threshold_form": threshold_form,
+        "organization": organization,
+        "may_set_threshold": request.membership.role == Role.OWNER,
+    }
+    return render(request, "web/settings_organization.html", context)
+
+
+@require_POST
+@member_view
+@requires(Permission.SETTINGS_MANAGE)
+def refund_approval_threshold(request):
+    """Owners only (the service refuses anyone else): refunds at or above it wait for a second person."""
+    organization = request.membership.organization
+    form = ApprovalThresholdForm(request.POST, currency=organization.default_currency, locale=organization.locale)
+    if form.is_valid():
+        try:
+            organization_preferences_update(
+                membership=request.membership,
+                actor=Actor.for_user(request.user),
+                refund_approval_threshold=form.cleaned_data["amount"],
+            )
+        except (InvalidInput, Conflict) as exc:  # PermissionDenied (not an owner) becomes the 403 page
+            form.add_error("amount", exc.detail)
+        else:
+            on = form.cleaned_data["amount"] is not None
+            messages.success(request, "Refund approvals are on." if on else "Refund approvals are off.")
+            return redirect("web:settings_organization")
+    return _organization_page(request, threshold_form=form)
 
 
 @never_cache

@@ -3,6 +3,7 @@ from django.urls import path
 
 from . import (
     account_views,
+    approval_views,
     charge_views,
     organization_settings_views,
     report_views,
@@ -56,9 +57,17 @@ urlpatterns = [
         charge_views.charge_mark_refunded,
         name="charge_mark_refunded",
     ),
+    path("approvals/", approval_views.approvals_page, name="approvals"),
+    path("approvals/<int:refund_id>/approve/", approval_views.approval_approve, name="approval_approve"),
+    path("approvals/<int:refund_id>/reject/", approval_views.approval_reject, name="approval_reject"),
     path("reports/refunds/", report_views.refunds_report_page, name="refunds_report"),
     path("reports/refunds.csv", report_views.refunds_csv, name="refunds_csv"),
     path("settings/organization/", organization_settings_views.organization_preferences, name="settings_organization"),
+    path(
+        "settings/organization/refund-approvals/",
+        organization_settings_views.refund_approval_threshold,
+        name="settings_refund_approvals",
+    ),
     path("settings/stripe/", organization_settings_views.stripe_settings, name="settings_stripe"),
     path(
         "settings/stripe/secret-key/", organization_settings_views.stripe_secret_key, name="settings_stripe_secret_key"

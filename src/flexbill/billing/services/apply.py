@@ -160,7 +160,8 @@ def _plan_charge(charge, refunds, snapshot, read_at, actor, writes: _Writes, res
         if not snapshot.complete and requested:
             result.incomplete.append(charge.pk)
             return ChargeOutcome(error="Waiting for a whole read of the charge.")
-        for refund in rules.requested_refunds_to_release(amount=charge.amount, reserved=reserved, requested=requested):
+        releasable = requested + [r for r in refunds if r.status == RefundStatus.AWAITING_APPROVAL]
+        for refund in rules.requested_refunds_to_release(amount=charge.amount, reserved=reserved, requested=releasable):
             _release(refund, charge, actor, plan)
             outcome.released += 1
         _, reserved = rules.refund_totals(refunds)

@@ -17,7 +17,7 @@ from flexbill.errors import Conflict, InvalidInput, StripeFailed
 from flexbill.stripe_gateway.client import REFUND_ID_KEY, REFUND_REFERENCE_KEY, gateway_for
 from flexbill.stripe_gateway.types import RefundInfo, StripeGatewayError
 
-from .. import rules
+from .. import approval_rules, rules
 from ..models import Charge, Refund, RefundOrigin, RefundReason, RefundStatus
 from ..refusals import RefundRefused, Refusal
 from .derive import charge_refresh, invoice_figures
@@ -89,6 +89,12 @@ def refund_create(
             )
             if not eligibility.allowed:
                 raise RefundRefused(eligibility.refusal)
+            waits = approval_rules.refund_needs_approval(
+                amount=eligibility.amount,
+                currency=charge.currency,
+                threshold=charge.organization.refund_approval_threshold,
+                default_currency=charge.organization.default_currency,
+            )
             refund = Refund.objects.create(
                 organization_id=charge.organization_id,
                 charge=charge,
@@ -96,7 +102,7 @@ def refund_create(
                 currency=charge.currency,
                 reason=reason,
                 note=note,
-                status=RefundStatus.REQUESTED,
+                status=RefundStatus.AWAITING_APPROVAL if waits else RefundStatus.REQUESTED,
                 origin=RefundOrigin.APP,
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
@@ -106,7 +112,7 @@ def refund_create(
             audit_record(
                 organization_id=charge.organization_id,
                 actor=actor,
-                action="refund.requested",
+                action="refund.awaiting_approval" if waits else "refund.requested",
                 obj=refund,
                 after=_refund_state(refund),
                 message=note,
@@ -122,7 +128,9 @@ def refund_create(
         if existing is not None:
             return _replay(existing, fingerprint)
         raise RefundRefused(Refusal.AMOUNT_TOO_LARGE) from exc
-    return _send(refund=refund, actor=actor)
+    if refund.status == RefundStatus.AWAITING_APPROVAL:
+        return refund  # reserved; Stripe hears of it once another person approves it (services/approvals.py)
+    return refund_send(refund=refund, actor=actor)
 
 
 class _SameKeyCommitted(Exception):
@@ -141,9 +149,9 @@ def refund_settle(*, refund: Refund, resend: bool, actor: Actor = SYSTEM) -> Ref
     if info is not None:
         return _store(refund=refund, info=info, actor=actor, read_at=read_at)
     if resend:
-        return _send(refund=refund, actor=actor)
+        return refund_send(refund=refund, actor=actor)
     grace = timedelta(seconds=settings.FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS)
-    if timezone.now() - refund.created_at < grace:
+    if timezone.now() - refund.sent_since < grace:
         return refund
     with transaction.atomic():
         charge = lock_charge(charge_id=charge.pk)
@@ -168,7 +176,8 @@ def refund_settle(*, refund: Refund, resend: bool, actor: Actor = SYSTEM) -> Ref
     return refund
 
 
-def _send(*, refund: Refund, actor: Actor) -> Refund:
+def refund_send(*, refund: Refund, actor: Actor) -> Refund:
+    """Send a recorded, reserved refund to Stripe under its own idempotency key and store Stripe's answer."""
     charge = refund.charge
     read_at = timezone.now()
     try:
@@ -252,7 +261,7 @@ def _replay(existing: Refund, fingerprint: str) -> Refund:
         )
     # A retry of a request whose Stripe call never confirmed: settle it now, once the first attempt is over.
     in_flight_for = timedelta(seconds=settings.FLEXBILL_STRIPE_TIMEOUT * (settings.FLEXBILL_STRIPE_MAX_RETRIES + 1) + 5)
-    if existing.status == RefundStatus.REQUESTED and timezone.now() - existing.created_at > in_flight_for:
+    if existing.status == RefundStatus.REQUESTED and timezone.now() - existing.sent_since > in_flight_for:
         return refund_settle(refund=existing, resend=True)
     return existing
 

@@ -1,0 +1,173 @@
+"""Four eyes on large refunds (docs/rules.md, rule 21): a refund at or above the organization's threshold is
+recorded "awaiting_approval" with its amount reserved (refunds.refund_create); another person who may approve
+sends it to Stripe, or rejects it; the worker cancels those that waited too long."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from flexbill.accounts.models import Membership
+from flexbill.accounts.permissions import Permission
+from flexbill.audit.services import SYSTEM, Actor, audit_record
+from flexbill.errors import InvalidInput
+
+from ..approval_rules import approval_expired, approval_refusal, approved_charge_refusal
+from ..models import Refund, RefundStatus
+from ..refusals import RefundRefused, Refusal
+from .derive import charge_refresh
+from .locks import lock_charge
+from .refunds import refund_send
+
+MAX_REJECTION_REASON = 500
+EXPIRED_REASON = "Waited longer than {days} days for approval: expired. Its amount is released; no money moved."
+
+
+def approval_valid_for() -> timedelta:
+    return timedelta(days=settings.FLEXBILL_REFUND_APPROVAL_DAYS)
+
+
+def refund_approve(*, membership: Membership, refund: Refund, now: datetime | None = None) -> Refund:
+    """Approve a refund awaiting approval and send it to Stripe (as any refund: its own idempotency key, released
+    if Stripe refuses, left requested and settled later if Stripe's answer is lost). Raises RefundRefused (403 for
+    the requester or without billing.refunds.approve; 409 once decided, expired, or when the charge changed),
+    StripeFailed."""
+    if not membership.has_permission(Permission.REFUNDS_APPROVE):
+        raise RefundRefused(Refusal.PERMISSION_DENIED)
+    now = now or timezone.now()
+    actor = Actor.for_user(membership.user)
+    with transaction.atomic():
+        charge = lock_charge(charge_id=refund.charge_id)
+        # Read again under the charge's lock: of two approvers at once, the second sees the first one's decision.
+        refund = Refund.objects.select_related("charge__invoice", "organization").get(pk=refund.pk)
+        refusal = approval_refusal(
+            status=refund.status,
+            requester_id=refund.created_by_id,
+            approver_id=membership.user_id,
+            created_at=refund.created_at,
+            now=now,
+            valid_for=approval_valid_for(),
+        )
+        if refusal is None:
+            refusal = approved_charge_refusal(charge, now=now)
+        if refusal is Refusal.APPROVAL_EXPIRED:
+            _expire(refund=refund, charge=charge)
+        elif refusal is None:
+            before = _state(refund)
+            # Conditional on the status it was read with, so it can only ever happen once.
+            decided = Refund.objects.filter(pk=refund.pk, status=RefundStatus.AWAITING_APPROVAL).update(
+                status=RefundStatus.REQUESTED, decided_by=membership.user, decided_at=now, updated_at=now
+            )
+            if decided != 1:
+                raise RefundRefused(Refusal.NOT_AWAITING_APPROVAL)
+            refund.refresh_from_db()
+            audit_record(
+                organization_id=refund.organization_id,
+                actor=actor,
+                action="refund.approved",
+                obj=refund,
+                before=before,
+                after=_state(refund),
+                invoice_id=charge.invoice_id,
+            )
+    if refusal is not None:
+        raise RefundRefused(refusal)  # outside the transaction: an expiry found here stays recorded
+    refund.charge = charge
+    return refund_send(refund=refund, actor=actor)
+
+
+def refund_reject(*, membership: Membership, refund: Refund, reason: object, now: datetime | None = None) -> Refund:
+    """Reject a refund awaiting approval: canceled, its reservation released, nothing sent to Stripe. The requester
+    may withdraw their own this way if they hold billing.refunds.approve."""
+    if not membership.has_permission(Permission.REFUNDS_APPROVE):
+        raise RefundRefused(Refusal.PERMISSION_DENIED)
+    reason = rejection_reason(reason)
+    now = now or timezone.now()
+    actor = Actor.for_user(membership.user)
+    with transaction.atomic():
+        charge = lock_charge(charge_id=refund.charge_id)
+        refund = Refund.objects.get(pk=refund.pk)
+        if refund.status != RefundStatus.AWAITING_APPROVAL:
+            raise RefundRefused(Refusal.NOT_AWAITING_APPROVAL)
+        before = _state(refund)
+        refund.status = RefundStatus.CANCELED
+        refund.failure_reason = reason
+        refund.decided_by = membership.user
+        refund.decided_at = now
+        refund.save(update_fields=["status", "failure_reason", "decided_by", "decided_at", "updated_at"])
+        audit_record(
+            organization_id=refund.organization_id,
+            actor=actor,
+            action="refund.approval_rejected",
+            obj=refund,
+            before=before,
+            after=_state(refund),
+            message=reason,
+            invoice_id=charge.invoice_id,
+        )
+        charge_refresh(charge=charge, actor=actor)
+    return refund
+
+
+def refund_approvals_expire(*, now: datetime | None = None) -> int:
+    """Cancel every refund that has waited for approval longer than FLEXBILL_REFUND_APPROVAL_DAYS, releasing its
+    amount (the worker's periodic housekeeping). Returns how many expired."""
+    now = now or timezone.now()
+    cutoff = now - approval_valid_for()
+    due = Refund.objects.filter(status=RefundStatus.AWAITING_APPROVAL, created_at__lte=cutoff).values_list(
+        "pk", "charge_id"
+    )
+    expired = 0
+    for refund_id, charge_id in list(due):
+        with transaction.atomic():
+            charge = lock_charge(charge_id=charge_id)
+            refund = Refund.objects.get(pk=refund_id)
+            if refund.status != RefundStatus.AWAITING_APPROVAL:
+                continue  # decided meanwhile
+            if not approval_expired(created_at=refund.created_at, now=now, valid_for=approval_valid_for()):
+                continue
+            _expire(refund=refund, charge=charge)
+            expired += 1
+    return expired
+
+
+def rejection_reason(value: object) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInput("Say why the refund is rejected (reason).", code="reason_required")
+    if len(text) > MAX_REJECTION_REASON:
+        raise InvalidInput(
+            f"The reason is too long ({len(text)} characters; at most {MAX_REJECTION_REASON}).", code="reason_invalid"
+        )
+    return text
+
+
+def _expire(*, refund: Refund, charge) -> None:
+    before = _state(refund)
+    refund.status = RefundStatus.CANCELED
+    refund.failure_reason = EXPIRED_REASON.format(days=settings.FLEXBILL_REFUND_APPROVAL_DAYS)
+    refund.save(update_fields=["status", "failure_reason", "updated_at"])
+    audit_record(
+        organization_id=refund.organization_id,
+        actor=SYSTEM,
+        action="refund.approval_expired",
+        obj=refund,
+        before=before,
+        after=_state(refund),
+        message=refund.failure_reason,
+        invoice_id=charge.invoice_id,
+    )
+    charge_refresh(charge=charge, actor=SYSTEM)
+
+
+def _state(refund: Refund) -> dict:
+    return {
+        "amount": refund.amount,
+        "status": refund.status,
+        "reason": refund.reason,
+        "origin": refund.origin,
+        "stripe_refund_id": refund.stripe_refund_id,
+        "requested_by": refund.created_by.email if refund.created_by_id else None,
+        "decided_by": refund.decided_by.email if refund.decided_by_id else None,
+    }
