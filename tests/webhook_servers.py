@@ -10,8 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Receiver:
     """Records each request (headers, body) and answers with the next queued status (200 when none is queued)."""
 
-    def __init__(self, *, location: str | None = None, tls: ssl.SSLContext | None = None):
+    def __init__(self, *, location: str | None = None, tls: ssl.SSLContext | None = None, on_request=None):
+        """`on_request()`: runs after a request is recorded and before it is answered (a test may kill the sender)."""
         self.requests: list[tuple[dict, bytes]] = []
+        self.on_request = on_request
         self.paths: list[str] = []
         self.statuses: list[int] = []
         receiver = self
@@ -21,6 +23,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers), body))
                 receiver.paths.append(self.path)
+                if receiver.on_request is not None:
+                    receiver.on_request()
                 self.send_response(receiver.statuses.pop(0) if receiver.statuses else (302 if location else 200))
                 if location:
                     self.send_header("Location", location)

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "flexbill.stripe_gateway",
     "flexbill.notifications",
     "flexbill.outgoing",
+    "flexbill.outbox",
     "flexbill.web",
     "flexbill.ops",
     # Installed add-ons: the demo extra (flexbill-demo) brings its commands this way; production has none.
@@ -278,6 +279,12 @@ FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS = float(os.environ.get("FLEXBILL_INBOX_QUE
 # The webhook endpoint keeps each organization's signing secret in the process this long.
 FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS = float(os.environ.get("FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS", "5"))
 FLEXBILL_INBOX_STRIPE_READERS = int(os.environ.get("FLEXBILL_INBOX_STRIPE_READERS", "4"))
+# The outbox (outbox/dispatch.py): rows the worker takes per batch, how long it holds them, how often it looks.
+FLEXBILL_OUTBOX_BATCH_SIZE = int(os.environ.get("FLEXBILL_OUTBOX_BATCH_SIZE", "50"))
+FLEXBILL_OUTBOX_LEASE_SECONDS = int(os.environ.get("FLEXBILL_OUTBOX_LEASE_SECONDS", "120"))
+FLEXBILL_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("FLEXBILL_OUTBOX_MAX_ATTEMPTS", "12"))
+FLEXBILL_OUTBOX_SWEEP_INTERVAL = float(os.environ.get("FLEXBILL_OUTBOX_SWEEP_INTERVAL", "0.5"))
+FLEXBILL_OUTBOX_RETENTION_DAYS = int(os.environ.get("FLEXBILL_OUTBOX_RETENTION_DAYS", "30"))
 # Outgoing webhooks go to https:// endpoints; plain http only where allowed (the demo's local receiver, tests).
 FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = _env_flag("FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP", False)
 

@@ -268,7 +268,7 @@ def test_an_event_for_a_charge_not_yet_known_is_applied_once_flexbill_knows_it(o
 def test_refunds_first_seen_in_stripe_are_emailed_and_announced_once(
     org, make_paid_charge, mailoutbox, django_capture_on_commit_callbacks, settings
 ):
-    # The batch inserts refunds and audit events in bulk (no post_save): e-mails and outgoing webhooks still go out.
+    # The batch inserts refunds, audit and outbox events in bulk: e-mails and outgoing webhooks go out, once each.
     settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = True
     webhook_endpoint_create(organization=org, url="http://127.0.0.1:9/hook", event_types=["refund.succeeded"])
     charges = [make_paid_charge(org, amount=5000) for _ in range(2)]
@@ -286,7 +286,7 @@ def test_refunds_first_seen_in_stripe_are_emailed_and_announced_once(
     assert sorted(m.to[0] for m in mailoutbox) == sorted(c.invoice.customer.email for c in charges)
     assert RefundNotification.objects.count() == 2
     deliveries = WebhookDelivery.objects.filter(event_type="refund.succeeded")
-    assert sorted(d.payload["data"]["id"] for d in deliveries) == sorted(str(r.pk) for r in refunds)
+    assert sorted(d.payload["data"]["object"]["id"] for d in deliveries) == sorted(r.pk for r in refunds)
 
 
 def test_stripes_refunds_of_a_charge_match_after_a_batch_of_many_charges(org, make_paid_charge):

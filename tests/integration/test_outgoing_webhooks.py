@@ -6,6 +6,7 @@ import pytest
 
 from flexbill.billing import services
 from flexbill.errors import InvalidInput
+from flexbill.outbox.models import OutboxEvent
 from flexbill.outgoing.models import WebhookDelivery
 from flexbill.outgoing.services import retry_delay, webhook_deliver, webhook_endpoint_create, webhook_resend
 from flexbill.outgoing.signing import HEADER, verify
@@ -34,8 +35,12 @@ def test_refund_events_reach_the_endpoint_signed_with_the_documented_scheme(
     assert not verify(secret="fbwh_wrong", body=body, header=headers[HEADER])
     event = json.loads(body)
     assert event["type"] == "refund.succeeded"
-    assert event["data"]["after"]["status"] == "succeeded"
-    assert WebhookDelivery.objects.get(endpoint=endpoint).status == "succeeded"
+    assert event["data"]["object"]["status"] == "succeeded"
+    assert event["data"]["previous_attributes"]["status"] == "requested"
+    assert headers["Flexbill-Version"] == event["flexbill_version"] == "1"
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert delivery.status == "succeeded"
+    assert event["id"] == str(delivery.event_id) == str(OutboxEvent.objects.get(type="refund.succeeded").event_id)
 
 
 def test_failing_receiver_is_retried_with_backoff_until_it_accepts(org, owner, paid_charge, receiver):

@@ -6,6 +6,7 @@ from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM
 from flexbill.billing import services as billing
 from flexbill.errors import Conflict
+from flexbill.outbox.dispatch import outbox_dispatch_pending
 from flexbill.outgoing.models import WebhookDelivery, WebhookEndpoint
 from flexbill.outgoing.services import (
     deliver_webhook,
@@ -37,21 +38,25 @@ def endpoint_actions(org) -> list[str]:
 def test_a_paused_endpoint_gets_no_new_deliveries_and_its_queued_ones_are_not_sent(
     org, owner, paid_charge, receiver, settings
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # keep it queued
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # keep retries queued
     endpoint = webhook_endpoint_create(organization=org, url=receiver.url)
     billing.refund_create(membership=owner, charge=paid_charge, amount=500)
+    receiver.statuses = [500] * 10
+    outbox_dispatch_pending()  # first attempts fail: each delivery waits for its retry
     queued = list(WebhookDelivery.objects.filter(endpoint=endpoint))
-    assert queued
+    assert queued and {d.status for d in queued} == {"pending"}
+    attempted = len(receiver.requests)
 
     webhook_endpoint_set_active(endpoint=endpoint, active=False, actor=SYSTEM)
     billing.refund_create(membership=owner, charge=paid_charge, amount=500)
+    outbox_dispatch_pending()
     for delivery in queued:
         webhook_deliver(delivery=delivery)
 
-    assert receiver.requests == []
+    assert len(receiver.requests) == attempted  # nothing sent since the pause
     assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == len(queued)  # nothing new queued
     assert {(d.status, d.last_error, d.attempts) for d in WebhookDelivery.objects.filter(endpoint=endpoint)} == {
-        ("failed", "Endpoint paused", 0)
+        ("failed", "Endpoint paused", 1)
     }
     with pytest.raises(Conflict):
         webhook_resend(delivery=queued[0])

@@ -1,7 +1,5 @@
 from dataclasses import dataclass
 
-from django.dispatch import Signal
-
 from flexbill.bulk_sql import rows_insert
 
 from .models import ActorType, AuditEvent
@@ -51,18 +49,12 @@ def audit_event(
     )
 
 
-# Sent with every list of audit events inserted together. bulk_create sends no post_save, which is what e-mails
-# and outgoing webhooks listen to for one event (notifications/apps.py, outgoing/apps.py): they listen to this too,
-# so a change written in bulk is announced exactly once, like any other.
-audit_events_recorded = Signal()
-
-
 def audit_record_many(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Insert many audit events in one statement, then announce them (audit_events_recorded)."""
+    """Insert many audit events in one statement. The audit trail is for people: machines are told through the
+    outbox (flexbill/outbox), never by watching these rows."""
     if not events:
         return []
     rows_insert(AuditEvent, events)
-    audit_events_recorded.send(sender=AuditEvent, events=events)
     return events
 
 

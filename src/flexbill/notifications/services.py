@@ -4,10 +4,9 @@ approve refunds hear when one waits for their approval."""
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django_tasks import task
 
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
@@ -21,55 +20,31 @@ log = logging.getLogger("flexbill.notifications")
 Kind = RefundNotification.Kind
 
 
-KIND_FOR_STATUS = {
-    RefundStatus.SUCCEEDED: Kind.CUSTOMER_REFUND_SUCCEEDED,
-    RefundStatus.FAILED: Kind.ADMINS_REFUND_FAILED,
-    RefundStatus.AWAITING_APPROVAL: Kind.APPROVERS_REFUND_AWAITING,
+# The outbox events that send an e-mail, and which.
+KIND_FOR_EVENT = {
+    "refund.succeeded": Kind.CUSTOMER_REFUND_SUCCEEDED,
+    "refund.failed": Kind.ADMINS_REFUND_FAILED,
+    "refund.awaiting_approval": Kind.APPROVERS_REFUND_AWAITING,
 }
 
 
-def on_audit_event(sender, instance, created, **kwargs) -> None:
-    """Every refund status change is audited; the ones that reach succeeded or failed are emailed about,
-    after the transaction that made them commits."""
-    notification = _notification_for(instance) if created else None
-    if notification is not None:
-        transaction.on_commit(lambda: send_refund_notification.enqueue(*notification))
-
-
-def on_audit_events(sender, events, **kwargs) -> None:
-    """The same for audit events inserted together: one task for all their e-mails."""
-    notifications = [n for n in map(_notification_for, events) if n is not None]
-    if notifications:
-        transaction.on_commit(lambda: send_refund_notifications.enqueue(notifications))
-
-
-def _notification_for(event) -> tuple[int, str] | None:
-    if event.object_type != "refund" or not event.action.startswith("refund."):
+def notify_for_event(event) -> str | None:
+    """The e-mail an outbox event calls for, if any (the worker, outbox/dispatch.py). Its Message-ID is made from
+    the event's id, so a repeat after a crash is recognisable as the same message."""
+    kind = KIND_FOR_EVENT.get(event.type)
+    if kind is None or event.refund_id is None:
         return None
-    kind = KIND_FOR_STATUS.get((event.after or {}).get("status"))
-    return None if kind is None else (int(event.object_id), kind)
+    return refund_notify(refund_id=event.refund_id, kind=kind, event_id=str(event.event_id))
 
 
-@task()
-def send_refund_notification(refund_id: int, kind: str) -> str:
-    return refund_notify(refund_id=refund_id, kind=kind)
-
-
-@task()
-def send_refund_notifications(notifications: list) -> dict:
-    """Each e-mail on its own: one that cannot be sent does not keep the others from going out."""
-    outcomes = {}
-    for refund_id, kind in notifications:
-        try:
-            outcomes[f"{refund_id}:{kind}"] = refund_notify(refund_id=refund_id, kind=kind)
-        except Exception:
-            log.exception("Refund notification %s for refund %s failed", kind, refund_id)
-            outcomes[f"{refund_id}:{kind}"] = NotificationOutcome.FAILED
-    return outcomes
-
-
-def refund_notify(*, refund_id: int, kind: str) -> str:
-    refund = Refund.objects.select_related("charge__invoice__customer", "organization", "created_by").get(pk=refund_id)
+def refund_notify(*, refund_id: int, kind: str, event_id: str | None = None) -> str:
+    refund = (
+        Refund.objects.select_related("charge__invoice__customer", "organization", "created_by")
+        .filter(pk=refund_id)
+        .first()
+    )
+    if refund is None:  # a refund Stripe refused is removed: nobody is told of money that never moved
+        return NotificationOutcome.NOT_SENT
     organization = refund.organization
     if kind == Kind.CUSTOMER_REFUND_SUCCEEDED:
         if refund.status != RefundStatus.SUCCEEDED or not organization.refund_emails_enabled:
@@ -99,7 +74,8 @@ def refund_notify(*, refund_id: int, kind: str) -> str:
             body = render_text(f"notifications/{kind}.txt", context)
             sender = mailbox(organization.name, settings.DEFAULT_FROM_EMAIL)
             # Inside the claim's transaction: if sending fails, the claim is rolled back and a retry may send.
-            send_mail(subject, body, sender, recipients)
+            headers = {"Message-ID": f"<{event_id}.{kind}@flexbill>"} if event_id else None
+            EmailMessage(subject, body, sender, recipients, headers=headers).send()
     except IntegrityError:
         return NotificationOutcome.ALREADY_SENT
     log.info("Sent %s for refund %s to %s", kind, refund_id, recipients)

@@ -6,17 +6,7 @@ from django.db import models
 from flexbill.accounts.models import Organization
 from flexbill.choices import DeliveryStatus
 from flexbill.encryption.fields import EncryptedTextField
-
-EVENT_TYPES = (
-    "refund.created",
-    "refund.succeeded",
-    "refund.failed",
-    "refund.awaiting_approval",
-    "refund.approved",
-    "refund.rejected",
-    "charge.updated",
-    "invoice.updated",
-)
+from flexbill.outbox.events import EVENT_TYPES  # noqa: F401 - the types an endpoint may ask for
 
 
 class WebhookEndpoint(models.Model):
@@ -54,7 +44,10 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["endpoint", "-id"], name="delivery_endpoint_newest")]
+        indexes = [
+            models.Index(fields=["endpoint", "-id"], name="delivery_endpoint_newest"),
+            models.Index(fields=["endpoint", "event_id"], name="delivery_endpoint_event"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} -> {self.endpoint_id} ({self.status})"

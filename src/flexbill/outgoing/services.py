@@ -1,19 +1,18 @@
-"""Outgoing webhooks: endpoints, events raised from the audit trail, deliveries with retries."""
+"""Outgoing webhooks: endpoints, the outbox's events delivered to them (deliver_event), deliveries with retries."""
 
 import json
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import default_task_backend, task
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.services import SYSTEM, Actor, audit_record
-from flexbill.choices import RefundStatus
 from flexbill.errors import Conflict, InvalidInput
+from flexbill.outbox.events import VERSION_HEADER
 
 from . import destinations, transport
 from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
@@ -21,25 +20,8 @@ from .signing import HEADER, sign
 
 log = logging.getLogger("flexbill.outgoing")
 MAX_ATTEMPTS = 6
-ENDPOINT_CACHE_SECONDS = 10
-_endpoint_cache = caches["local"]
 TIMEOUT_SECONDS = 10
 ENDPOINT_PAUSED = "Endpoint paused"
-
-# Audit actions that integrators hear about, and under which event type.
-EVENT_FOR_AUDIT_ACTION = {
-    "refund.requested": "refund.created",
-    "refund.synced": "refund.created",
-    "refund.succeeded": "refund.succeeded",
-    "refund.failed": "refund.failed",
-    "refund.awaiting_approval": "refund.awaiting_approval",
-    "refund.approved": "refund.approved",
-    "refund.approval_rejected": "refund.rejected",
-    "refund.approval_expired": "refund.rejected",
-    "charge.updated": "charge.updated",
-    "charge.marked_refunded": "charge.updated",
-    "invoice.updated": "invoice.updated",
-}
 
 
 def webhook_endpoint_create(
@@ -58,7 +40,6 @@ def webhook_endpoint_create(
             organization=organization, url=url, secret=WebhookEndpoint.generate_secret(), event_types=event_types
         )
         _audit(endpoint, actor=actor, action="webhook_endpoint.created", before=None, after=_state(endpoint))
-    _endpoint_cache.delete(_endpoint_cache_key(organization.pk))
     return endpoint
 
 
@@ -73,7 +54,6 @@ def webhook_endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool, acto
             endpoint.save(update_fields=["active"])
             action = "webhook_endpoint.resumed" if active else "webhook_endpoint.paused"
             _audit(endpoint, actor=actor, action=action, before=before, after=_state(endpoint))
-    _endpoint_cache.delete(_endpoint_cache_key(endpoint.organization_id))
     return endpoint
 
 
@@ -82,7 +62,6 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor) -> None:
     with transaction.atomic():
         _audit(endpoint, actor=actor, action="webhook_endpoint.deleted", before=_state(endpoint), after=None)
         WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
-    _endpoint_cache.delete(_endpoint_cache_key(endpoint.organization_id))
 
 
 def _state(endpoint: WebhookEndpoint) -> dict:
@@ -100,69 +79,22 @@ def _audit(endpoint: WebhookEndpoint, *, actor: Actor, action: str, before: dict
     )
 
 
-def on_audit_event(sender, instance, created, **kwargs) -> None:
-    """Every audited change may interest integrators: queue a delivery to each endpoint that wants it."""
-    if created:
-        events_for_audit(instance)
-
-
-def on_audit_events(sender, events, **kwargs) -> None:
-    """The same for audit events inserted together."""
-    for event in events:
-        events_for_audit(event)
-
-
-def event_types_for(event) -> list[str]:
-    """A refund first seen in Stripe is both created and, usually, already succeeded or failed."""
-    event_type = EVENT_FOR_AUDIT_ACTION.get(event.action)
-    if event_type is None:
-        return []
-    status = (event.after or {}).get("status")
-    if event.action == "refund.synced" and status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
-        return [event_type, f"refund.{status}"]
-    return [event_type]
-
-
-def events_for_audit(event) -> None:
-    for event_type in event_types_for(event):
-        _queue(event, event_type)
-
-
-def _queue(event, event_type: str) -> None:
-    endpoints = [e for e in _active_endpoints(event.organization_id) if event_type in e.event_types]
-    if not endpoints:
-        return
-    payload = {
-        "type": event_type,
-        "created": int(event.at.timestamp()),
-        "data": {
-            "object": event.object_type,
-            "id": event.object_id,
-            "invoice": event.invoice_id,
-            "before": event.before,
-            "after": event.after,
-            "actor": event.actor_label,
-        },
-    }
+def deliver_event(event) -> None:
+    """Send an outbox event to each active endpoint that wants its type, each as one logged delivery with the
+    event's id. Called by the outbox's worker: again for the same event after a crash, it sends again only what
+    was never attempted (a delivery being attempted when the worker died), so a receiver may see the event twice,
+    with the same id, and never misses it. Failed attempts follow the delivery's own retries."""
+    endpoints = WebhookEndpoint.objects.filter(organization_id=event.organization_id, active=True).order_by("pk")
     for endpoint in endpoints:
-        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type=event_type, payload=payload)
-        delivery_id = delivery.pk
-        transaction.on_commit(lambda delivery_id=delivery_id: deliver_webhook.enqueue(delivery_id))
-
-
-def _active_endpoints(organization_id: int) -> list[WebhookEndpoint]:
-    # Every audited change asks this, several times per refund: keep the answer briefly. A new endpoint is
-    # seen at once in the process that registered it, and within ENDPOINT_CACHE_SECONDS everywhere else.
-    key = _endpoint_cache_key(organization_id)
-    endpoints = _endpoint_cache.get(key)
-    if endpoints is None:
-        endpoints = list(WebhookEndpoint.objects.filter(organization_id=organization_id, active=True))
-        _endpoint_cache.set(key, endpoints, ENDPOINT_CACHE_SECONDS)
-    return endpoints
-
-
-def _endpoint_cache_key(organization_id: int) -> str:
-    return f"flexbill:webhook-endpoints:{organization_id}"
+        if event.type not in endpoint.event_types:
+            continue
+        delivery = WebhookDelivery.objects.filter(endpoint=endpoint, event_id=event.event_id).order_by("pk").first()
+        if delivery is None:
+            delivery = WebhookDelivery.objects.create(
+                endpoint=endpoint, event_id=event.event_id, event_type=event.type, payload=event.payload
+            )
+        if delivery.attempts == 0 and delivery.status == WebhookDelivery.Status.PENDING:
+            webhook_deliver(delivery=delivery)
 
 
 @task()
@@ -191,12 +123,14 @@ def webhook_deliver(*, delivery: WebhookDelivery) -> str:
         delivery.next_attempt_at = None
         delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
         return delivery.status
-    body = json.dumps({"id": str(delivery.event_id), **delivery.payload}, separators=(",", ":")).encode()
+    body = json.dumps({**delivery.payload, "id": str(delivery.event_id)}, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
         HEADER: sign(secret=endpoint.secret, body=body),
         "User-Agent": "flexbill-webhooks/1",
     }
+    if "flexbill_version" in delivery.payload:  # deliveries logged before the versioned schema have none
+        headers[VERSION_HEADER] = delivery.payload["flexbill_version"]
     delivery.attempts += 1
     delivery.last_status_code = None
     try:

@@ -3,7 +3,7 @@
 The inbox worker and reconcile both come here. Per charge the decisions are the per-row ones (billing/rules.py:
 refund totals, charge and invoice status, which requested refunds to release); the writes are done in bulk:
 new refunds inserted together, changed refunds, charges and invoices updated together, audit events inserted
-together (and announced, see audit_record_many).
+together, and the outbox events that tell e-mails and integrators about them inserted together.
 """
 
 from collections import defaultdict
@@ -14,8 +14,19 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from flexbill.audit.services import STRIPE, Actor, audit_event, audit_record_many
+from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import STRIPE, Actor, audit_event
 from flexbill.bulk_sql import rows_update
+from flexbill.outbox.events import (
+    REFUND_CANCELED,
+    REFUND_CREATED,
+    REFUND_OUTCOME_EVENTS,
+    charge_event,
+    invoice_event,
+    refund_event,
+    refund_events,
+)
+from flexbill.outbox.services import outbox_record
 from flexbill.stripe_gateway.client import REFUND_REFERENCE_KEY
 from flexbill.stripe_gateway.types import RefundInfo
 
@@ -67,6 +78,8 @@ class ApplyResult:
     incomplete: list[int] = field(default_factory=list)
     # Charges Stripe reports more refunds on than their amount: nothing recorded for them.
     refused: list[int] = field(default_factory=list)
+    # Every refund of the applied charges that Stripe knows, by Stripe's id, as written.
+    refunds: dict[str, Refund] = field(default_factory=dict)
 
     @property
     def created(self) -> int:
@@ -86,6 +99,7 @@ class _Writes:
     new_refunds: list[Refund] = field(default_factory=list)
     changed_refunds: dict[int, Refund] = field(default_factory=dict)
     audits: list = field(default_factory=list)  # AuditEvents, or callables building one once a new refund has a pk
+    events: list = field(default_factory=list)  # OutboxEvents, or callables likewise
     charges: list[Charge] = field(default_factory=list)
     invoice_ids: set[int] = field(default_factory=set)
     credit_notes: list[Refund] = field(default_factory=list)
@@ -103,9 +117,10 @@ def charges_apply_stripe_refunds(
     if not snapshots:
         return result
     with transaction.atomic():
-        charges = _lock(sorted({s.charge_id for s in snapshots}))
+        charge_ids = sorted({s.charge_id for s in snapshots})
+        charges = _lock(charge_ids)
         local = defaultdict(list)
-        for refund in Refund.objects.filter(charge_id__in=list(charges)).order_by("pk"):
+        for refund in Refund.objects.filter(charge_id__in=charge_ids).order_by("pk"):
             local[refund.charge_id].append(refund)
         writes = _Writes()
         for snapshot in snapshots:
@@ -115,17 +130,21 @@ def charges_apply_stripe_refunds(
             outcome = _plan_charge(charge, local[charge.pk], snapshot, read_at, actor, writes, result)
             result.charges[charge.pk] = outcome
         _write(writes, charges, actor)
+    applied = [cid for cid, outcome in result.charges.items() if not outcome.error]
+    result.refunds = {r.stripe_refund_id: r for cid in applied for r in local[cid] if r.stripe_refund_id}
+    result.refunds.update({r.stripe_refund_id: r for r in writes.new_refunds})  # only applied charges' are written
     return result
 
 
 def _lock(charge_ids: list[int]) -> dict[int, Charge]:
-    """Lock the invoices, then the charges, each in id order: the one lock order of locks.py, for many rows."""
-    invoice_ids = sorted(set(Charge.objects.filter(pk__in=charge_ids).values_list("invoice_id", flat=True)))
+    """Lock the charges' invoices, then every charge of those invoices, each in id order: the one lock order of
+    locks.py, for many rows. All of an invoice's charges, because its figures are derived from all of them."""
+    of_charges = Charge.objects.filter(pk__in=charge_ids).values("invoice_id")
     invoices = {
-        i.pk: i for i in Invoice.objects.select_for_update(of=("self",)).filter(pk__in=invoice_ids).order_by("pk")
+        i.pk: i for i in Invoice.objects.select_for_update(of=("self",)).filter(pk__in=of_charges).order_by("pk")
     }
     charges = {}
-    for charge in Charge.objects.select_for_update(of=("self",)).filter(pk__in=charge_ids).order_by("pk"):
+    for charge in Charge.objects.select_for_update(of=("self",)).filter(invoice_id__in=list(invoices)).order_by("pk"):
         charge.invoice = invoices[charge.invoice_id]
         charges[charge.pk] = charge
     return charges
@@ -148,6 +167,7 @@ def _plan_charge(charge, refunds, snapshot, read_at, actor, writes: _Writes, res
             refund = _new_refund(charge, info, read_at)
             plan.new_refunds.append(refund)
             plan.audits.append(_synced_audit(refund, charge, actor))
+            plan.events += _synced_events(refund, charge, actor)
             by_stripe_id[info.id] = refund
             refunds.append(refund)
             outcome.created += 1
@@ -187,10 +207,12 @@ def _plan_charge(charge, refunds, snapshot, read_at, actor, writes: _Writes, res
                     invoice_id=charge.invoice_id,
                 )
             )
+            plan.events.append(charge_event(charge, actor=actor, previous=before))
             plan.invoice_ids.add(charge.invoice_id)
     writes.new_refunds += plan.new_refunds
     writes.changed_refunds.update(plan.changed_refunds)
     writes.audits += plan.audits
+    writes.events += plan.events
     writes.charges += plan.charges
     writes.invoice_ids |= plan.invoice_ids
     writes.credit_notes += plan.credit_notes
@@ -235,6 +257,19 @@ def _synced_audit(refund: Refund, charge: Charge, actor: Actor):
     return build
 
 
+def _synced_events(refund: Refund, charge: Charge, actor: Actor) -> list:
+    """A refund first seen in Stripe is created and, usually, already succeeded or failed: an event for each."""
+
+    def created():
+        return refund_event(REFUND_CREATED, refund, invoice_id=charge.invoice_id, actor=actor)
+
+    events = [created]
+    if refund.status in REFUND_OUTCOME_EVENTS:
+        event_type = REFUND_OUTCOME_EVENTS[refund.status]
+        events.append(lambda: refund_event(event_type, refund, invoice_id=charge.invoice_id, actor=actor))
+    return events
+
+
 def _state(refund: Refund) -> dict:
     return {
         "status": refund.status,
@@ -269,6 +304,7 @@ def _take_stripe_state(refund, info, read_at, charge, actor, plan: _Writes) -> b
             invoice_id=charge.invoice_id,
         )
     )
+    plan.events += refund_events(refund, invoice_id=charge.invoice_id, actor=actor, previous=before)
     if refund.credit_note_requested:
         plan.credit_notes.append(refund)
     return True
@@ -292,6 +328,9 @@ def _release(refund, charge, actor, plan: _Writes) -> None:
             invoice_id=charge.invoice_id,
         )
     )
+    plan.events.append(
+        refund_event(REFUND_CANCELED, refund, invoice_id=charge.invoice_id, actor=actor, previous=before)
+    )
 
 
 def _write(writes: _Writes, charges: dict[int, Charge], actor: Actor) -> None:
@@ -299,20 +338,21 @@ def _write(writes: _Writes, charges: dict[int, Charge], actor: Actor) -> None:
     rows_update(Refund, list(writes.changed_refunds.values()), REFUND_FIELDS)
     rows_update(Charge, writes.charges, ["amount_refunded", "amount_reserved", "status", "updated_at"])
     audits = [a() if callable(a) else a for a in writes.audits]
-    audits += _refresh_invoices(writes.invoice_ids, charges, actor)
-    audit_record_many(audits)
+    events = [e() if callable(e) else e for e in writes.events]
+    invoice_audits, invoice_events = _refresh_invoices(writes.invoice_ids, charges, actor)
+    outbox_record(events + invoice_events, alongside=[(AuditEvent, audits + invoice_audits)])
     for refund in writes.credit_notes:
         refund.charge = charges[refund.charge_id]
         issue_requested_credit_note(refund=refund, actor=actor, invoice_id=refund.charge.invoice_id)
 
 
-def _refresh_invoices(invoice_ids: set[int], locked: dict[int, Charge], actor: Actor) -> list:
-    """Recompute the invoices whose charges changed, from all their charges; returns their audit events."""
+def _refresh_invoices(invoice_ids: set[int], locked: dict[int, Charge], actor: Actor) -> tuple[list, list]:
+    """Recompute the invoices whose charges changed, from all their charges; returns their audit and outbox events."""
     if not invoice_ids:
-        return []
+        return [], []
     by_invoice = defaultdict(list)
-    for charge in Charge.objects.filter(invoice_id__in=invoice_ids):
-        by_invoice[charge.invoice_id].append(locked.get(charge.pk, charge))
+    for charge in locked.values():  # every charge of these invoices is locked (_lock)
+        by_invoice[charge.invoice_id].append(charge)
     outside = dict(
         CreditNote.objects.filter(invoice_id__in=invoice_ids, refund__isnull=True)
         .exclude(refund_method="")
@@ -320,7 +360,7 @@ def _refresh_invoices(invoice_ids: set[int], locked: dict[int, Charge], actor: A
         .annotate(total=Sum("amount"))
     )
     invoices = {c.invoice_id: c.invoice for c in locked.values() if c.invoice_id in invoice_ids}
-    changed, audits = [], []
+    changed, audits, events = [], [], []
     for invoice_id, invoice in sorted(invoices.items()):
         charges = by_invoice[invoice_id]
         figures = rules.invoice_refunds(charges, outside_refunds=outside.get(invoice_id, 0))
@@ -340,8 +380,9 @@ def _refresh_invoices(invoice_ids: set[int], locked: dict[int, Charge], actor: A
                     invoice_id=invoice.pk,
                 )
             )
+            events.append(invoice_event(invoice, actor=actor, previous=before))
     rows_update(Invoice, changed, ["amount_paid", "amount_refunded", "status", "updated_at"])
-    return audits
+    return audits, events
 
 
 def refunds_in_sync(local: list[Refund], refunds: list[RefundInfo]) -> bool:

@@ -10,13 +10,16 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
-from flexbill.audit.services import SYSTEM, Actor, audit_record
+from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import SYSTEM, Actor, audit_event
 from flexbill.errors import InvalidInput
+from flexbill.outbox.events import REFUND_APPROVED, REFUND_REJECTED, refund_event
+from flexbill.outbox.services import outbox_record
 
 from ..approval_rules import approval_expired, approval_refusal, approved_charge_refusal
 from ..models import Refund, RefundStatus
 from ..refusals import RefundRefused, Refusal
-from .derive import charge_refresh
+from .derive import Recorded, charge_refresh
 from .locks import lock_charge
 from .refunds import refund_send
 
@@ -62,14 +65,24 @@ def refund_approve(*, membership: Membership, refund: Refund, now: datetime | No
             if decided != 1:
                 raise RefundRefused(Refusal.NOT_AWAITING_APPROVAL)
             refund.refresh_from_db()
-            audit_record(
-                organization_id=refund.organization_id,
-                actor=actor,
-                action="refund.approved",
-                obj=refund,
-                before=before,
-                after=_state(refund),
-                invoice_id=charge.invoice_id,
+            outbox_record(
+                [refund_event(REFUND_APPROVED, refund, invoice_id=charge.invoice_id, actor=actor, previous=before)],
+                alongside=[
+                    (
+                        AuditEvent,
+                        [
+                            audit_event(
+                                organization_id=refund.organization_id,
+                                actor=actor,
+                                action="refund.approved",
+                                obj=refund,
+                                before=before,
+                                after=_state(refund),
+                                invoice_id=charge.invoice_id,
+                            )
+                        ],
+                    )
+                ],
             )
     if refusal is not None:
         raise RefundRefused(refusal)  # outside the transaction: an expiry found here stays recorded
@@ -96,17 +109,24 @@ def refund_reject(*, membership: Membership, refund: Refund, reason: object, now
         refund.decided_by = membership.user
         refund.decided_at = now
         refund.save(update_fields=["status", "failure_reason", "decided_by", "decided_at", "updated_at"])
-        audit_record(
-            organization_id=refund.organization_id,
-            actor=actor,
-            action="refund.approval_rejected",
-            obj=refund,
-            before=before,
-            after=_state(refund),
-            message=reason,
-            invoice_id=charge.invoice_id,
+        recorded = Recorded()
+        recorded.audits.append(
+            audit_event(
+                organization_id=refund.organization_id,
+                actor=actor,
+                action="refund.approval_rejected",
+                obj=refund,
+                before=before,
+                after=_state(refund),
+                message=reason,
+                invoice_id=charge.invoice_id,
+            )
         )
-        charge_refresh(charge=charge, actor=actor)
+        recorded.events.append(
+            refund_event(REFUND_REJECTED, refund, invoice_id=charge.invoice_id, actor=actor, previous=before)
+        )
+        charge_refresh(charge=charge, actor=actor, recorded=recorded)
+        recorded.flush()
     return refund
 
 
@@ -148,17 +168,24 @@ def _expire(*, refund: Refund, charge) -> None:
     refund.status = RefundStatus.CANCELED
     refund.failure_reason = EXPIRED_REASON.format(days=settings.FLEXBILL_REFUND_APPROVAL_DAYS)
     refund.save(update_fields=["status", "failure_reason", "updated_at"])
-    audit_record(
-        organization_id=refund.organization_id,
-        actor=SYSTEM,
-        action="refund.approval_expired",
-        obj=refund,
-        before=before,
-        after=_state(refund),
-        message=refund.failure_reason,
-        invoice_id=charge.invoice_id,
+    recorded = Recorded()
+    recorded.audits.append(
+        audit_event(
+            organization_id=refund.organization_id,
+            actor=SYSTEM,
+            action="refund.approval_expired",
+            obj=refund,
+            before=before,
+            after=_state(refund),
+            message=refund.failure_reason,
+            invoice_id=charge.invoice_id,
+        )
     )
-    charge_refresh(charge=charge, actor=SYSTEM)
+    recorded.events.append(
+        refund_event(REFUND_REJECTED, refund, invoice_id=charge.invoice_id, actor=SYSTEM, previous=before)
+    )
+    charge_refresh(charge=charge, actor=SYSTEM, recorded=recorded)
+    recorded.flush()
 
 
 def _state(refund: Refund) -> dict:

@@ -12,16 +12,17 @@ from django.utils import timezone
 
 from flexbill.accounts.models import Membership
 from flexbill.accounts.permissions import Permission
-from flexbill.audit.services import SYSTEM, Actor, audit_record
+from flexbill.audit.services import SYSTEM, Actor, audit_event, audit_record
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
+from flexbill.outbox.events import REFUND_AWAITING_APPROVAL, REFUND_CANCELED, REFUND_CREATED, refund_event
 from flexbill.stripe_gateway.client import REFUND_ID_KEY, REFUND_REFERENCE_KEY, gateway_for
 from flexbill.stripe_gateway.types import RefundInfo, StripeGatewayError
 
 from .. import approval_rules, rules
 from ..models import Charge, Refund, RefundOrigin, RefundReason, RefundStatus
 from ..refusals import RefundRefused, Refusal
-from .derive import charge_refresh, invoice_figures
-from .locks import lock_charge
+from .derive import Recorded, charge_refresh, invoice_figures
+from .locks import lock_charge, lock_charge_and_siblings
 from .sync import charge_sync_refunds
 
 log = logging.getLogger("flexbill.refunds")
@@ -73,7 +74,7 @@ def refund_create(
     actor = Actor.for_user(membership.user)
     try:
         with transaction.atomic():
-            charge = lock_charge(charge_id=charge.pk)
+            charge, invoice_charges = lock_charge_and_siblings(charge_id=charge.pk)
             # A concurrent request with the same key may have committed while this one waited for the lock:
             # answer with its refund rather than judge this one against the amount it already reserved.
             existing = _refund_for_key(charge.organization_id, idempotency_key)
@@ -85,7 +86,7 @@ def refund_create(
                 can_refund=membership.has_permission(Permission.CHARGES_REFUND),
                 amount=amount,
                 currency=currency,
-                invoice=invoice_figures(charge.invoice),
+                invoice=invoice_figures(charge.invoice, invoice_charges),
             )
             if not eligibility.allowed:
                 raise RefundRefused(eligibility.refusal)
@@ -109,16 +110,28 @@ def refund_create(
                 credit_note_requested=credit_note,
                 created_by=membership.user,
             )
-            audit_record(
-                organization_id=charge.organization_id,
-                actor=actor,
-                action="refund.awaiting_approval" if waits else "refund.requested",
-                obj=refund,
-                after=_refund_state(refund),
-                message=note,
-                invoice_id=charge.invoice_id,
+            recorded = Recorded()
+            recorded.audits.append(
+                audit_event(
+                    organization_id=charge.organization_id,
+                    actor=actor,
+                    action="refund.awaiting_approval" if waits else "refund.requested",
+                    obj=refund,
+                    after=_refund_state(refund),
+                    message=note,
+                    invoice_id=charge.invoice_id,
+                )
             )
-            charge_refresh(charge=charge, actor=actor)
+            recorded.events.append(
+                refund_event(
+                    REFUND_AWAITING_APPROVAL if waits else REFUND_CREATED,
+                    refund,
+                    invoice_id=charge.invoice_id,
+                    actor=actor,
+                )
+            )
+            charge_refresh(charge=charge, actor=actor, recorded=recorded)
+            recorded.flush()
     except _SameKeyCommitted as same:
         return _replay(same.refund, fingerprint)  # outside the transaction: a replay may call Stripe
     except IntegrityError as exc:
@@ -162,17 +175,24 @@ def refund_settle(*, refund: Refund, resend: bool, actor: Actor = SYSTEM) -> Ref
         refund.status = RefundStatus.CANCELED
         refund.failure_reason = "Stripe has no record of this refund: it never reached Stripe. No money moved."
         refund.save(update_fields=["status", "failure_reason", "updated_at"])
-        audit_record(
-            organization_id=refund.organization_id,
-            actor=actor,
-            action="refund.canceled",
-            obj=refund,
-            before=before,
-            after=_refund_state(refund),
-            message=refund.failure_reason,
-            invoice_id=charge.invoice_id,
+        recorded = Recorded()
+        recorded.audits.append(
+            audit_event(
+                organization_id=refund.organization_id,
+                actor=actor,
+                action="refund.canceled",
+                obj=refund,
+                before=before,
+                after=_refund_state(refund),
+                message=refund.failure_reason,
+                invoice_id=charge.invoice_id,
+            )
         )
-        charge_refresh(charge=charge, actor=actor)
+        recorded.events.append(
+            refund_event(REFUND_CANCELED, refund, invoice_id=charge.invoice_id, actor=actor, previous=before)
+        )
+        charge_refresh(charge=charge, actor=actor, recorded=recorded)
+        recorded.flush()
     return refund
 
 
@@ -218,25 +238,41 @@ def _store(*, refund: Refund, info: RefundInfo, actor: Actor, read_at: datetime)
     Stripe's refund carries the refund's reference, so it lands on this refund; if another attempt released the
     refund meanwhile, Stripe did refund all the same, and the refund is recorded as Stripe reports it.
     """
-    charge_sync_refunds(charge=refund.charge, refunds=[info], actor=actor, read_at=read_at, complete=False)
-    return Refund.objects.filter(stripe_refund_id=info.id).first() or Refund.objects.get(pk=refund.pk)
+    result = charge_sync_refunds(charge=refund.charge, refunds=[info], actor=actor, read_at=read_at, complete=False)
+    stored = result.refunds.get(info.id) or Refund.objects.get(pk=refund.pk)
+    if stored.pk == refund.pk and Refund.created_by.field.is_cached(refund):
+        stored.created_by = refund.created_by  # who asked is known: the answer need not read it again
+    return stored
 
 
 def _release(*, refund: Refund, actor: Actor, message: str) -> None:
     """Stripe definitely did not refund: remove the reservation so the charge is exactly as it was."""
     with transaction.atomic():
         charge = lock_charge(charge_id=refund.charge_id)
-        audit_record(
-            organization_id=refund.organization_id,
-            actor=actor,
-            action="refund.rejected",
-            obj=refund,
-            before=_refund_state(refund),
-            message=message,
-            invoice_id=charge.invoice_id,
+        before = _refund_state(refund)
+        recorded = Recorded()
+        recorded.audits.append(
+            audit_event(
+                organization_id=refund.organization_id,
+                actor=actor,
+                action="refund.rejected",
+                obj=refund,
+                before=before,
+                message=message,
+                invoice_id=charge.invoice_id,
+            )
         )
-        Refund.objects.filter(pk=refund.pk, status=RefundStatus.REQUESTED, stripe_refund_id__isnull=True).delete()
-        charge_refresh(charge=charge, actor=actor)
+        deleted, _ = Refund.objects.filter(
+            pk=refund.pk, status=RefundStatus.REQUESTED, stripe_refund_id__isnull=True
+        ).delete()
+        if deleted:
+            # Integrators heard of it as refund.created: tell them it ended, as a cancellation (no money moved).
+            refund.status, refund.failure_reason = RefundStatus.CANCELED, message[:500]
+            recorded.events.append(
+                refund_event(REFUND_CANCELED, refund, invoice_id=charge.invoice_id, actor=actor, previous=before)
+            )
+        charge_refresh(charge=charge, actor=actor, recorded=recorded)
+        recorded.flush()
 
 
 def _find_in_stripe(refund: Refund) -> RefundInfo | None:

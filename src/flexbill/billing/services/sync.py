@@ -5,7 +5,7 @@ Refunds are keyed by Stripe's refund id, and refunds flexbill issued carry their
 metadata, so whichever path reports a refund first (issuing, the inbox, reconcile), it is recorded once.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils import timezone
@@ -21,6 +21,7 @@ from .apply import ChargeRefunds, charges_apply_stripe_refunds
 class SyncResult:
     created: int = 0
     updated: int = 0
+    refunds: dict = field(default_factory=dict)  # the charge's refunds Stripe knows, by Stripe's id, as written
 
     @property
     def changed(self) -> int:
@@ -50,4 +51,4 @@ def charge_sync_refunds(
             f"Stripe reports refunds on charge {charge.stripe_charge_id} beyond its amount; nothing was recorded.",
             code="refunds_exceed_charge",
         )
-    return SyncResult(created=result.created, updated=result.updated)
+    return SyncResult(created=result.created, updated=result.updated, refunds=result.refunds)

@@ -8,10 +8,14 @@ from django.db import connection
 from flexbill.billing.tasks import enqueue_reconcile_all, inbox_sweep
 from flexbill.ops.housekeeping import housekeeping
 from flexbill.ops.startup import refuse_live_keys_with_local_stripe_workarounds
+from flexbill.outbox.dispatch import outbox_sweep
 
 
 class Command(BaseCommand):
-    help = "Run background tasks: apply the Stripe inbox, and enqueue the periodic reconcile of every organization."
+    help = (
+        "Run background tasks: apply the Stripe inbox, send the outbox's e-mails and outgoing webhooks, and enqueue "
+        "the periodic reconcile of every organization."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -33,6 +37,9 @@ class Command(BaseCommand):
         # Deliveries queue the inbox's apply as they arrive; this also picks up events due for another attempt,
         # and those stored while no worker ran (at start).
         self._every(stop, settings.FLEXBILL_INBOX_SWEEP_INTERVAL, inbox_sweep, "inbox-sweep", at_start=True)
+        # The same for the outbox: rows whose dispatch was not queued (coalesced), is due again, or was left by a
+        # worker that died holding it.
+        self._every(stop, settings.FLEXBILL_OUTBOX_SWEEP_INTERVAL, outbox_sweep, "outbox-sweep", at_start=True)
         if reconcile_interval > 0:
             self._every(stop, reconcile_interval, enqueue_reconcile_all, "reconcile-schedule")
             # Rows anonymous traffic creates (sign-in counts, rejected deliveries) are dropped once they decide nothing.
