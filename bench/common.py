@@ -89,11 +89,13 @@ def local_stripe():
     """Start the local Stripe and point flexbill (and child processes, via the env) at it."""
     from django.conf import settings
 
-    from flexbill.ops.localstripe import start_local_stripe
+    from flexbill_demo.localstripe import start_local_stripe
 
     stripe = start_local_stripe()
     settings.FLEXBILL_STRIPE_API_BASE = stripe.url
+    settings.FLEXBILL_LOCAL_STRIPE_WORKAROUNDS = True
     os.environ["FLEXBILL_STRIPE_API_BASE"] = stripe.url
+    os.environ["FLEXBILL_LOCAL_STRIPE_WORKAROUNDS"] = "1"
     try:
         yield stripe
     finally:

@@ -27,7 +27,7 @@ def main() -> None:
     from flexbill.billing.models import Refund
     from flexbill.billing.services.reconcile import reconcile_organization
     from flexbill.stripe_gateway import client as gateway_client
-    from flexbill.stripe_gateway.devtools import stripe_refund_directly
+    from flexbill_demo.stripe_dashboard import stripe_refund_directly
 
     say(machine())
     with local_stripe():

@@ -28,7 +28,7 @@ def main() -> None:
     import stripe
 
     from flexbill.accounts.services import api_token_create
-    from flexbill.ops.localstripe import free_port
+    from flexbill_demo.localstripe import free_port
 
     say(machine())
     say(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")

@@ -75,7 +75,7 @@ def main() -> None:
 
 
 def _run_flexbill(args, peer: Path, tools_py: str, tmp: Path, db_url: str, processes: list) -> dict:
-    from flexbill.ops.localstripe import free_port
+    from flexbill_demo.localstripe import free_port
 
     stripe_port = free_port()
     stripe_url = f"http://127.0.0.1:{stripe_port}"
@@ -84,6 +84,7 @@ def _run_flexbill(args, peer: Path, tools_py: str, tmp: Path, db_url: str, proce
     )
     _wait_http(f"{stripe_url}/v1/customers", 30)
     os.environ["FLEXBILL_STRIPE_API_BASE"] = stripe_url
+    os.environ["FLEXBILL_LOCAL_STRIPE_WORKAROUNDS"] = "1"
     secret_key, webhook_secret = f"sk_test_{secrets.token_hex(16)}", f"whsec_{secrets.token_hex(20)}"
     events_file = tmp / "events.jsonl"
     say(f"Seeding {args.events} events in the peer's localstripe ...")

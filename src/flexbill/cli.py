@@ -2,7 +2,7 @@
 
 import os
 import sys
-from pathlib import Path
+from importlib.metadata import entry_points
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -12,13 +12,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and not args[0].startswith("-"):
         args[0] = args[0].replace("-", "_")  # `flexbill stripe-refund` runs the stripe_refund command
-    if args[:1] == ["demo"]:
-        # The demo always runs on its own SQLite file, reset at every start (the local Stripe keeps no data).
-        var = Path(os.environ.get("FLEXBILL_VAR_DIR", Path.cwd() / "var"))
-        var.mkdir(parents=True, exist_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{var.resolve() / 'demo.sqlite3'}"
-    elif args[:1] == ["stripe_refund"]:
-        _use_running_demo()
+        _before_command(args[0])
     from django.core.exceptions import ImproperlyConfigured
 
     try:
@@ -29,15 +23,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
 
 
-def _use_running_demo() -> None:
-    """`flexbill stripe-refund` beside a running demo finds its database and local Stripe in var/demo.env."""
-    demo_env = Path(os.environ.get("FLEXBILL_VAR_DIR", Path.cwd() / "var")) / "demo.env"
-    if "FLEXBILL_STRIPE_API_BASE" in os.environ or not demo_env.exists():
-        return
-    for line in demo_env.read_text().splitlines():
-        name, _, value = line.partition("=")
-        if name in ("FLEXBILL_STRIPE_API_BASE", "DATABASE_URL"):
-            os.environ[name] = value
+def _before_command(command: str) -> None:
+    """An installed add-on (the demo extra) may prepare the environment of its own commands before the settings
+    load: entry points of the group flexbill.before_command, named after the command."""
+    for entry in entry_points(group="flexbill.before_command", name=command):
+        entry.load()()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ FLEXBILL_ENCRYPTION_KEYS. Without them flexbill runs from ./var/ with SQLite, wh
 
 import os
 import secrets
+from importlib.metadata import entry_points
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -89,6 +90,8 @@ INSTALLED_APPS = [
     "flexbill.outbox",
     "flexbill.web",
     "flexbill.ops",
+    # Installed add-ons: the demo extra (flexbill-demo) brings its commands this way; production has none.
+    *sorted(entry.value for entry in entry_points(group="flexbill.apps")),
 ]
 
 MIDDLEWARE = [
@@ -231,6 +234,29 @@ LOGGING = {
 
 # Stripe: every organization has its own keys; the API base is shared (the local Stripe in dev and tests).
 FLEXBILL_STRIPE_API_BASE = os.environ.get("FLEXBILL_STRIPE_API_BASE") or None
+
+
+def _local_stripe_workarounds() -> bool:
+    """Whether flexbill works around the local Stripe's differences from Stripe (the demo and the tests only).
+
+    Off unless set: an API base alone (a proxy in front of Stripe) never turns them on. On without an API base, or
+    with Stripe's own, they would change what flexbill sends to Stripe itself: refused."""
+    if not _env_flag("FLEXBILL_LOCAL_STRIPE_WORKAROUNDS", False):
+        return False
+    host = (urlsplit(FLEXBILL_STRIPE_API_BASE or "").hostname or "").lower()
+    if not host or host == "stripe.com" or host.endswith(".stripe.com"):
+        talks_to = (
+            f"Stripe itself ({FLEXBILL_STRIPE_API_BASE})" if host else "Stripe itself (no FLEXBILL_STRIPE_API_BASE)"
+        )
+        raise ImproperlyConfigured(
+            f"FLEXBILL_LOCAL_STRIPE_WORKAROUNDS is on but flexbill talks to {talks_to}. The workarounds are for "
+            "the local Stripe of the demo and the tests: unset FLEXBILL_LOCAL_STRIPE_WORKAROUNDS, or point "
+            "FLEXBILL_STRIPE_API_BASE at the local Stripe."
+        )
+    return True
+
+
+FLEXBILL_LOCAL_STRIPE_WORKAROUNDS = _local_stripe_workarounds()
 FLEXBILL_STRIPE_TIMEOUT = float(os.environ.get("FLEXBILL_STRIPE_TIMEOUT", "10"))
 FLEXBILL_STRIPE_MAX_RETRIES = int(os.environ.get("FLEXBILL_STRIPE_MAX_RETRIES", "0"))
 FLEXBILL_WEBHOOK_TOLERANCE = 300
@@ -313,5 +339,3 @@ def _public_url() -> str:
 # The address people reach flexbill at, e.g. https://billing.example.com: the Stripe page shows the webhook URL under
 # it. Empty: built from each request's host (one of FLEXBILL_ALLOWED_HOSTS) and scheme.
 FLEXBILL_PUBLIC_URL = _public_url()
-# Test settings only: names a point where the refund flow kills its own process (crash-recovery tests).
-FLEXBILL_FAULT_INJECTION = _env_flag("FLEXBILL_FAULT_INJECTION", False)

@@ -1,4 +1,4 @@
-"""The demo's seed (src/flexbill/ops/demo_seed.py) through the real services and the local Stripe: a new user finds
+"""The demo's seed (demo/src/flexbill_demo/seed.py) through the real services and the local Stripe: a new user finds
 refund approvals on and one refund waiting in the queue (docs/rules.md, rule 21)."""
 
 import pytest
@@ -6,8 +6,8 @@ from rich.console import Console
 
 from flexbill.accounts.permissions import Permission
 from flexbill.billing.models import Refund
-from flexbill.ops.demo_seed import seed_demo
 from flexbill.stripe_gateway.client import gateway_for
+from flexbill_demo.seed import seed_demo
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from flexbill.billing.services.apply import RELEASED_REASON
 from flexbill.notifications.models import RefundNotification
 from flexbill.outgoing.models import WebhookDelivery
 from flexbill.outgoing.services import webhook_endpoint_create
-from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from flexbill_demo.stripe_dashboard import stripe_refund_directly
 from stripe_events import charge_event, deliver, refund_event, stripe_refunds_of_charge
 
 STRIPE_DOWN = "http://127.0.0.1:9"

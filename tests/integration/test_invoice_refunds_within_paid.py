@@ -15,7 +15,7 @@ from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.billing.services.derive import invoice_figures
 from flexbill.billing.services.reconcile import reconcile_organization
 from flexbill.errors import FlexbillError
-from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from flexbill_demo.stripe_dashboard import stripe_refund_directly
 
 
 def reload(obj):

@@ -20,7 +20,7 @@ from flexbill.outbox.dispatch import outbox_dispatch_pending
 from flexbill.outbox.models import OutboxEvent
 from flexbill.outgoing.services import webhook_endpoint_create
 from flexbill.stripe_gateway.client import gateway_for
-from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from flexbill_demo.stripe_dashboard import stripe_refund_directly
 from webhook_servers import Receiver
 
 PACKAGE = Path(services.__file__).resolve().parents[2]  # src/flexbill

@@ -15,8 +15,8 @@ from flexbill.billing.services.reconcile import reconcile_organization
 from flexbill.billing.services.refunds import _store
 from flexbill.errors import Conflict
 from flexbill.stripe_gateway.client import CHARGE_ID_KEY, _gateway_error, gateway_for
-from flexbill.stripe_gateway.devtools import stripe_payment_method_create
 from flexbill.stripe_gateway.types import PaymentMethodInfo, RefundInfo, StripeUncertain
+from flexbill_demo.stripe_dashboard import stripe_payment_method_create
 
 
 def _sepa_charge(org, make_customer, make_invoice, iban="DE62370400440532013001", total=5000):

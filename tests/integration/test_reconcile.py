@@ -12,7 +12,7 @@ from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Refund
 from flexbill.billing.services.reconcile import reconcile_organization
-from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from flexbill_demo.stripe_dashboard import stripe_refund_directly
 from stripe_events import (
     stripe_charge,
     stripe_charge_outside_flexbill,
@@ -194,7 +194,7 @@ def test_reconcile_settles_a_sepa_debit_left_pending(
     org, make_customer, make_invoice, iban, settled_as, invoice_status
 ):
     from flexbill.stripe_gateway.client import gateway_for
-    from flexbill.stripe_gateway.devtools import stripe_payment_method_create
+    from flexbill_demo.stripe_dashboard import stripe_payment_method_create
 
     customer, _ = make_customer(org)
     method = services.payment_method_add(

@@ -19,7 +19,7 @@ from flexbill.billing.services.approvals import refund_approve, refund_reject
 from flexbill.ops.housekeeping import housekeeping
 from flexbill.outgoing.services import webhook_endpoint_create
 from flexbill.stripe_gateway.client import gateway_for
-from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from flexbill_demo.stripe_dashboard import stripe_refund_directly
 from threads import run_together
 from webhook_servers import Receiver
 

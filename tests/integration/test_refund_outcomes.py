@@ -114,7 +114,7 @@ def test_a_refund_status_flexbill_does_not_know_is_held_as_pending_never_as_refu
 
 
 def test_stripe_reporting_more_refunded_than_the_charge_records_nothing_and_is_reported(org, paid_charge):
-    from flexbill.stripe_gateway.devtools import stripe_refund_directly
+    from flexbill_demo.stripe_dashboard import stripe_refund_directly
 
     for _ in range(2):  # the local Stripe, unlike Stripe, accepts refunds beyond the charge
         stripe_refund_directly(org, charge_id=paid_charge.stripe_charge_id, amount=paid_charge.amount)

@@ -16,7 +16,7 @@ from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, Invoice, Refund, WebhookEvent
 from flexbill.billing.services import inbox_apply_pending
-from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from flexbill_demo.stripe_dashboard import stripe_refund_directly
 from stripe_events import (
     BAD_DELIVERIES,
     charge_event,

@@ -14,8 +14,8 @@ from pathlib import Path
 import requests
 from django.conf import settings
 
-from flexbill.ops.localstripe import free_port
 from flexbill.ops.management.commands.serve import gunicorn_argv
+from flexbill_demo.localstripe import free_port
 
 SERVER_SECRET_KEY = "reliability-tests-secret-key-not-for-production-0123456789abcdefghij"
 
@@ -59,6 +59,7 @@ def start_server(log_path: Path, *, workers: int = 3, threads: int = 2, env: dic
         **os.environ,
         "DATABASE_URL": database_url(),
         "FLEXBILL_STRIPE_API_BASE": settings.FLEXBILL_STRIPE_API_BASE,
+        "FLEXBILL_LOCAL_STRIPE_WORKAROUNDS": "1" if settings.FLEXBILL_LOCAL_STRIPE_WORKAROUNDS else "",
         "FLEXBILL_SECRET_KEY": SERVER_SECRET_KEY,
         # The server must decrypt the secrets this test process stored.
         "FLEXBILL_ENCRYPTION_KEYS": ",".join(settings.FLEXBILL_ENCRYPTION_KEYS),
@@ -107,6 +108,7 @@ def start_worker(log_path: Path, *, env: dict | None = None) -> Worker:
         **os.environ,
         "DATABASE_URL": database_url(),
         "FLEXBILL_STRIPE_API_BASE": settings.FLEXBILL_STRIPE_API_BASE,
+        "FLEXBILL_LOCAL_STRIPE_WORKAROUNDS": "1" if settings.FLEXBILL_LOCAL_STRIPE_WORKAROUNDS else "",
         "FLEXBILL_SECRET_KEY": SERVER_SECRET_KEY,
         "FLEXBILL_LOG_LEVEL": "WARNING",
         **(env or {}),

@@ -1,11 +1,11 @@
-"""The server process dies between Stripe's refund and flexbill's commit (SIGKILL, fault injection): reconcile,
-or a retry with the same Idempotency-Key, records the refund Stripe made exactly once (docs/rules.md, rules 5
-and 11)."""
+"""The server process dies between Stripe's refund and flexbill's commit (SIGKILL, crash_points.py): reconcile, or a
+retry with the same Idempotency-Key, records the refund Stripe made exactly once (docs/rules.md, rules 5 and 11)."""
 
 from datetime import timedelta
 
 import pytest
 import requests
+from crash_points import crash_env
 from django.utils import timezone
 from reliability_server import bearer
 
@@ -16,11 +16,7 @@ from flexbill.stripe_gateway.client import REFUND_REFERENCE_KEY, gateway_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CRASH_AFTER_STRIPE_REFUND = {
-    "FLEXBILL_FAULT_INJECTION": "1",
-    "FLEXBILL_FAULT_KILL_AT": "after_stripe_refund",
-    "FLEXBILL_STRIPE_TIMEOUT": "1",
-}
+CRASH_AFTER_STRIPE_REFUND = {**crash_env("after_stripe_refund"), "FLEXBILL_STRIPE_TIMEOUT": "1"}
 
 
 def post_refund_that_crashes(server, charge, headers, body) -> None:

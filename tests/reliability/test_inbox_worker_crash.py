@@ -6,18 +6,19 @@ import json
 import time
 
 import pytest
+from crash_points import crash_env
 
 from flexbill.audit.models import AuditEvent
 from flexbill.billing.models import Refund, WebhookEvent
 from flexbill.billing.services.inbox import webhook_receive
 from flexbill.stripe_gateway.client import gateway_for
-from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from flexbill_demo.stripe_dashboard import stripe_refund_directly
 from stripe_events import charge_event, payload_of, refund_event, signature_header
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 LEASE = {"FLEXBILL_INBOX_LEASE_SECONDS": "2", "FLEXBILL_INBOX_SWEEP_INTERVAL": "0.5"}
-KILL_BEFORE_COMMIT = {**LEASE, "FLEXBILL_FAULT_INJECTION": "1", "FLEXBILL_FAULT_KILL_AT": "inbox_before_commit"}
+KILL_BEFORE_COMMIT = {**LEASE, **crash_env("before_refunds_commit")}
 
 
 def store(organization, evt) -> None:
@@ -50,7 +51,7 @@ def test_a_worker_killed_between_claim_and_commit_loses_nothing_and_doubles_noth
         store(org, evt)
 
     doomed = worker_process(env=KILL_BEFORE_COMMIT)
-    assert doomed.process.wait(timeout=60) == -9, doomed.log()  # SIGKILL at the fault point
+    assert doomed.process.wait(timeout=60) == -9, doomed.log()  # SIGKILL at the batch's commit
 
     # The batch was claimed and its writes rolled back with the process: nothing applied, nothing half-written.
     assert not Refund.objects.exists()

@@ -4,6 +4,7 @@ claim ends. Every charge is refunded exactly once at Stripe and the batch comple
 import time
 
 import pytest
+from crash_points import crash_env
 
 from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import Actor
@@ -18,12 +19,7 @@ FAST = {"FLEXBILL_REFUND_BATCH_LEASE_SECONDS": "2", "FLEXBILL_REFUND_BATCH_SWEEP
 
 
 def killed_at(point: str, hit: int) -> dict:
-    return {
-        **FAST,
-        "FLEXBILL_FAULT_INJECTION": "1",
-        "FLEXBILL_FAULT_KILL_AT": point,
-        "FLEXBILL_FAULT_KILL_ON_HIT": str(hit),
-    }
+    return {**FAST, **crash_env(point, hit=hit)}
 
 
 def wait_until(condition, *, seconds: float, what: str, log) -> None:
@@ -50,7 +46,7 @@ def test_a_worker_killed_mid_batch_is_resumed_and_refunds_every_charge_exactly_o
     batch = refund_batch_create(actor=Actor.for_membership(owner), charge_ids=[c.pk for c in charges])
 
     doomed = worker_process(env=killed_at(point, hit=3))
-    assert doomed.process.wait(timeout=90) == -9, doomed.log()  # SIGKILL at the fault point, mid-batch
+    assert doomed.process.wait(timeout=90) == -9, doomed.log()  # SIGKILL at the crash point, mid-batch
     batch.refresh_from_db()
     assert batch.status == "running"
     done_before = batch.items.exclude(status="pending").count()

@@ -20,7 +20,7 @@ from flexbill.accounts.services import api_token_create
 from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Refund
-from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from flexbill_demo.stripe_dashboard import stripe_refund_directly
 from stripe_events import charge_event, deliver, post_raw
 
 

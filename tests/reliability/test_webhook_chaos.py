@@ -17,7 +17,7 @@ from reliability_server import Server
 from flexbill.audit.models import AuditEvent
 from flexbill.billing.models import Charge, Refund, WebhookEvent
 from flexbill.stripe_gateway.client import gateway_for
-from flexbill.stripe_gateway.devtools import stripe_refund_directly
+from flexbill_demo.stripe_dashboard import stripe_refund_directly
 from stripe_events import BAD_DELIVERIES, charge_event, deliver, deliver_bad, refund_event
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -26,6 +26,13 @@ SETTINGS_POSTS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _live_keys_without_local_stripe_workarounds(_stripe_api_base, settings):
+    """These tests connect live keys, which flexbill uses with no local-Stripe workaround; the one call a key is
+    checked with (listing one refund) needs none."""
+    settings.FLEXBILL_LOCAL_STRIPE_WORKAROUNDS = False
+
+
 @pytest.fixture
 def org(make_org):
     return make_org(stripe_secret_key=CURRENT_KEY, stripe_webhook_secret=CURRENT_SECRET)

@@ -17,7 +17,6 @@ from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.billing.services.refunds import MAX_NOTE, refund_create, refund_settle
 from flexbill.choices import RefundBatchAmount, RefundBatchItemStatus, RefundBatchStatus, RefundReason, RefundStatus
 from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
-from flexbill.faults import fault_point
 
 from . import rules
 from .models import RefundBatch, RefundBatchItem
@@ -194,7 +193,6 @@ def refund_batch_run(*, batch_id: int, token: str | None = None, on_more=None, s
         if not _renew(batch, token):
             return False  # another worker took the batch over: it runs the rest
         _run_item(batch=batch, item=item, actor=None if membership is None else Actor.for_membership(membership))
-        fault_point("refund_batch_item_done")
     return _finish(batch, token)
 
 

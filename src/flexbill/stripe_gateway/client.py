@@ -1,7 +1,7 @@
 """The one place flexbill talks to Stripe: a StripeClient per organization, and typed results.
 
-Stripe and the local Stripe used in development differ in a few ways; those differences are kept here
-(`_LocalStripeQuirks`) and nowhere else.
+Stripe and the local Stripe used by the demo and the tests differ in a few ways; the workarounds for them are kept
+here (`StripeGateway._local`), on only with FLEXBILL_LOCAL_STRIPE_WORKAROUNDS, and never with a live key.
 """
 
 import functools
@@ -16,8 +16,10 @@ from django.conf import settings
 
 from flexbill.choices import ChargeStatus, RefundStatus
 
+from .keys import key_mode
 from .types import (
     ChargeDetails,
+    LiveKeyRefused,
     PaymentMethodInfo,
     PaymentResult,
     RefundInfo,
@@ -34,6 +36,10 @@ REFUND_ID_KEY = "flexbill_refund_id"
 CHARGE_ID_KEY = "flexbill_charge_id"
 # Stripe's own refund reasons (flexbill also has "other", which Stripe does not take).
 STRIPE_REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})  # vocabulary: stripe
+LIVE_KEY_WITH_LOCAL_WORKAROUNDS = (
+    "This is a live Stripe key, and FLEXBILL_LOCAL_STRIPE_WORKAROUNDS (for the local Stripe of the demo and the "
+    "tests) is on: flexbill uses no live key with them. Unset FLEXBILL_LOCAL_STRIPE_WORKAROUNDS to use live keys."
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -69,6 +75,9 @@ def stripe_key_check(secret_key: str) -> None:
 
 
 def _gateway(secret_key: str) -> "StripeGateway":
+    local = settings.FLEXBILL_LOCAL_STRIPE_WORKAROUNDS
+    if local and key_mode(secret_key) == "live":
+        raise LiveKeyRefused(LIVE_KEY_WITH_LOCAL_WORKAROUNDS)
     return StripeGateway(
         _stripe_client(
             secret_key,
@@ -76,7 +85,7 @@ def _gateway(secret_key: str) -> "StripeGateway":
             settings.FLEXBILL_STRIPE_TIMEOUT,
             settings.FLEXBILL_STRIPE_MAX_RETRIES,
         ),
-        local=bool(settings.FLEXBILL_STRIPE_API_BASE),
+        local=local,
     )
 
 

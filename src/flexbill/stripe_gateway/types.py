@@ -18,6 +18,10 @@ class StripeRejected(StripeGatewayError):
     """Stripe answered with an error: nothing was done."""
 
 
+class LiveKeyRefused(StripeRejected):
+    """flexbill refused, without asking Stripe, to use a live key with the local-Stripe workarounds on."""
+
+
 class StripeUnreachable(StripeGatewayError):
     """The connection to Stripe could not be made: the request never left flexbill."""
 

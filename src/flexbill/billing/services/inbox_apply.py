@@ -25,7 +25,6 @@ from flexbill.audit.services import STRIPE, Actor, audit_record
 from flexbill.bulk_sql import rows_update
 from flexbill.choices import IGNORED_OUTCOME
 from flexbill.errors import Conflict
-from flexbill.faults import fault_point
 from flexbill.stripe_gateway.client import gateway_for, key_livemode
 from flexbill.stripe_gateway.signature import NotAnEvent, event_from_json
 from flexbill.stripe_gateway.types import RefundInfo, StripeEvent, StripeGatewayError
@@ -221,7 +220,6 @@ def _apply_snapshots(snapshots: dict, by_charge: dict, read_at: datetime, report
             result = charges_apply_stripe_refunds(snapshots=changed, read_at=read_at, actor=STRIPE)
             _settle(result, changed, by_charge, now, report)
             _save([e for s in changed for e in by_charge[s.charge_id]])
-            fault_point("inbox_before_commit")
         return
     except Exception:  # one charge must not hold up the others: apply them one at a time
         log.exception("Applying a batch of %s charge(s) failed; applying them one by one", len(changed))

@@ -13,7 +13,6 @@ from django.utils import timezone
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import SYSTEM, Actor, audit_event, audit_record
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
-from flexbill.faults import fault_point
 from flexbill.outbox.events import REFUND_AWAITING_APPROVAL, REFUND_CANCELED, REFUND_CREATED, refund_event
 from flexbill.stripe_gateway.client import REFUND_ID_KEY, REFUND_REFERENCE_KEY, gateway_for
 from flexbill.stripe_gateway.types import RefundInfo, StripeGatewayError
@@ -228,7 +227,6 @@ def refund_send(*, refund: Refund, actor: Actor) -> Refund:
             ) from exc
         _release(refund=refund, actor=actor, message=exc.message)
         raise StripeFailed(f"Stripe did not refund: {exc.message} Nothing was changed.") from exc
-    fault_point("after_stripe_refund")
     return _store(refund=refund, info=info, actor=actor, read_at=read_at)
 
 

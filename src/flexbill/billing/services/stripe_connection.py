@@ -22,7 +22,7 @@ from flexbill.audit.services import Actor, audit_record
 from flexbill.errors import InvalidInput, PermissionDenied, StripeFailed
 from flexbill.stripe_gateway.client import stripe_key_check
 from flexbill.stripe_gateway.keys import MAX_SECRET, is_webhook_secret, key_mode, last4
-from flexbill.stripe_gateway.types import StripeGatewayError, StripeRejected
+from flexbill.stripe_gateway.types import LiveKeyRefused, StripeGatewayError, StripeRejected
 
 from ..stripe_connection import webhook_path
 from ..tasks import inbox_apply_soon
@@ -154,6 +154,8 @@ def _webhook_secret(value: object) -> str:
 def _ask_stripe(key: str) -> None:
     try:
         stripe_key_check(key)
+    except LiveKeyRefused as exc:
+        raise InvalidInput(f"{exc.message} Nothing was saved.", code="live_key_with_local_stripe") from exc
     except StripeRejected as exc:
         raise InvalidInput(
             f"Stripe refused this key: {exc.message.replace(key, '…')} Nothing was saved.", code="secret_key_refused"

@@ -3,6 +3,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from flexbill.ops.startup import refuse_live_keys_with_local_stripe_workarounds
+
 
 class Command(BaseCommand):
     help = "Serve the web UI, the REST API and the Stripe webhook endpoint (gunicorn)."
@@ -18,6 +20,7 @@ class Command(BaseCommand):
             raise CommandError("--port must be between 1 and 65535.")
         if workers < 1 or threads < 1:
             raise CommandError("--workers and --threads must be at least 1.")
+        refuse_live_keys_with_local_stripe_workarounds()
         os.execv(sys.executable, gunicorn_argv(host=host, port=port, workers=workers, threads=threads))  # noqa: S606
 
 

@@ -7,6 +7,7 @@ from django.db import connection
 
 from flexbill.billing.tasks import enqueue_reconcile_all, inbox_sweep
 from flexbill.ops.housekeeping import housekeeping
+from flexbill.ops.startup import refuse_live_keys_with_local_stripe_workarounds
 from flexbill.outbox.dispatch import outbox_sweep
 from flexbill.refund_batches.tasks import refund_batches_sweep
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reconcile_interval, poll_interval, **options):
+        refuse_live_keys_with_local_stripe_workarounds()
         stop = threading.Event()
         # Deliveries queue the inbox's apply as they arrive; this also picks up events due for another attempt,
         # and those stored while no worker ran (at start).

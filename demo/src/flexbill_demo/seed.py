@@ -14,7 +14,7 @@ from flexbill.billing import services
 from flexbill.billing.models import Charge
 from flexbill.billing.services.reconcile import reconcile_organization
 from flexbill.choices import ChargeSource, ChargeStatus, InvoicePaymentMethod, RefundReason, Role
-from flexbill.stripe_gateway.devtools import stripe_payment_method_create, stripe_refund_directly
+from flexbill_demo.stripe_dashboard import stripe_payment_method_create, stripe_refund_directly
 
 DEMO_PASSWORD = "flexbill-demo"
 DEMO_WEBHOOK_SECRET = "whsec_demo_flexbill"

@@ -10,11 +10,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from flexbill.audit.services import SYSTEM
-from flexbill.ops.demo_seed import DEMO_PASSWORD, seed_demo
-from flexbill.ops.localstripe import free_port, start_local_stripe
+from flexbill.ops.management.commands.serve import gunicorn_argv
 from flexbill.outgoing.services import webhook_endpoint_create
-
-from .serve import gunicorn_argv
+from flexbill_demo.localstripe import free_port, start_local_stripe
+from flexbill_demo.seed import DEMO_PASSWORD, seed_demo
 
 
 class Command(BaseCommand):
@@ -49,10 +48,12 @@ class Command(BaseCommand):
         children = [stripe.process]
         try:
             settings.FLEXBILL_STRIPE_API_BASE = stripe.url
+            settings.FLEXBILL_LOCAL_STRIPE_WORKAROUNDS = True
             settings.FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = True
             env = {
                 **os.environ,
                 "FLEXBILL_STRIPE_API_BASE": stripe.url,
+                "FLEXBILL_LOCAL_STRIPE_WORKAROUNDS": "1",
                 "FLEXBILL_RECONCILE_INTERVAL": "5",
                 "FLEXBILL_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
                 "FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP": "1",
@@ -63,7 +64,7 @@ class Command(BaseCommand):
                     [
                         sys.executable,
                         "-m",
-                        "flexbill.ops.webhook_receiver",
+                        "flexbill_demo.webhook_receiver",
                         "--port",
                         str(receiver_port),
                         "--secret-file",
@@ -100,7 +101,10 @@ class Command(BaseCommand):
             for email, role in DEMO_LOGINS:
                 console.print(f"  {email:<32} {role}")
             demo_env = settings.VAR_DIR / "demo.env"
-            demo_env.write_text(f"FLEXBILL_STRIPE_API_BASE={stripe.url}\nDATABASE_URL=sqlite:///{database}\n")
+            demo_env.write_text(
+                f"FLEXBILL_STRIPE_API_BASE={stripe.url}\nFLEXBILL_LOCAL_STRIPE_WORKAROUNDS=1\n"
+                f"DATABASE_URL=sqlite:///{database}\n"
+            )
             console.print("Refund directly in Stripe, as in Stripe's dashboard (flexbill syncs it within seconds):")
             flexbill = os.path.relpath(sys.argv[0]) if os.path.exists(sys.argv[0]) else "flexbill"
             console.print(f"  {flexbill} stripe-refund --org demo --charge CHARGE_ID [--amount MINOR_UNITS]")

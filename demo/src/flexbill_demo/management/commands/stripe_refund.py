@@ -1,11 +1,11 @@
+import stripe
 from django.core.management.base import BaseCommand, CommandError
 
 from flexbill.accounts.selectors import organization_get
 from flexbill.billing.models import Charge
 from flexbill.cli_arguments import CHARGE_ID, charge_reference, minor_units
 from flexbill.errors import FlexbillError
-from flexbill.stripe_gateway.devtools import stripe_refund_directly
-from flexbill.stripe_gateway.types import StripeGatewayError
+from flexbill_demo.stripe_dashboard import stripe_refund_directly
 
 
 class Command(BaseCommand):
@@ -33,8 +33,6 @@ class Command(BaseCommand):
             stripe_charge_id = local.stripe_charge_id
         try:
             refund_id = stripe_refund_directly(organization, charge_id=stripe_charge_id, amount=amount)
-        except StripeGatewayError as exc:
-            raise CommandError(exc.message) from exc
-        except Exception as exc:
-            raise CommandError(f"Stripe refused the refund: {exc}") from exc
+        except stripe.StripeError as exc:
+            raise CommandError(f"Stripe refused the refund: {exc.user_message or exc}") from exc
         self.stdout.write(refund_id)

@@ -1,7 +1,7 @@
 """Run the local Stripe (localstripe) on 127.0.0.1 only, keeping nothing on disk.
 
 localstripe binds every interface and pickles its state to /tmp by default; flexbill wants neither.
-Usage: python -m flexbill.ops.localstripe_server --port 8420
+Usage: python -m flexbill_demo.localstripe_server --port 8420
 """
 
 import argparse

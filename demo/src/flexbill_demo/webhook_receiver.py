@@ -1,6 +1,6 @@
 """A local integrator for the demo: receives flexbill's outgoing webhooks, checks their signature and logs them.
 
-Usage: python -m flexbill.ops.webhook_receiver --port 8421 --secret-file var/demo-webhook-secret --log var/webhooks.log
+Usage: python -m flexbill_demo.webhook_receiver --port 8421 --secret-file var/demo-webhook-secret --log var/webhooks.log
 The secret is read from its file on every request, so the endpoint may be registered after the receiver starts.
 """
 

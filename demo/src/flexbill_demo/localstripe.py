@@ -42,7 +42,7 @@ class LocalStripe:
 def start_local_stripe(port: int | None = None, timeout: float = 15.0) -> LocalStripe:
     port = port or free_port()
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "flexbill.ops.localstripe_server", "--port", str(port)],
+        [sys.executable, "-m", "flexbill_demo.localstripe_server", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
