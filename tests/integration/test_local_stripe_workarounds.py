@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from flexbill.accounts.models import Organization
+from flexbill.audit.services import Actor
 from flexbill.billing.services.stripe_connection import stripe_connection_update
 from flexbill.errors import InvalidInput
 from flexbill.stripe_gateway.client import gateway_for
@@ -94,7 +95,7 @@ def test_a_live_key_is_never_used_with_the_workarounds_on_and_nothing_reaches_st
 def test_connecting_a_live_key_with_the_workarounds_on_is_refused_naming_the_setting_and_saves_nothing(owner):
     before = Organization.objects.get(pk=owner.organization_id).stripe_secret_key
     with pytest.raises(InvalidInput, match=f"{SETTING}.*Nothing was saved") as refused:
-        stripe_connection_update(membership=owner, secret_key=LIVE_KEY)
+        stripe_connection_update(actor=Actor.for_membership(owner), secret_key=LIVE_KEY)
     assert refused.value.code == "live_key_with_local_stripe"
     assert Organization.objects.get(pk=owner.organization_id).stripe_secret_key == before
 

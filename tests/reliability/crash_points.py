@@ -49,8 +49,9 @@ def _crash_after_stripe_refund() -> None:
     refund_create = StripeGateway.refund_create
 
     def answered_then_die(self, **kwargs):
-        refund_create(self, **kwargs)
+        answer = refund_create(self, **kwargs)
         _die()
+        return answer  # before the N-th pass, the process goes on as if nothing happened
 
     StripeGateway.refund_create = answered_then_die
 
@@ -90,8 +91,9 @@ def _crash_after_refund_batch_item() -> None:
     item_record = services._item_record
 
     def recorded_then_die(*args, **kwargs):
-        item_record(*args, **kwargs)
+        recorded = item_record(*args, **kwargs)
         _die()
+        return recorded
 
     services._item_record = recorded_then_die
 
