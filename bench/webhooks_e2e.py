@@ -1,6 +1,6 @@
 """Stripe refund webhooks end to end, on the peer benchmark's stream, against dj-stripe in the same run.
 
-    .venv/bin/python -m bench.webhooks_e2e --peer /work/shared/peers/djstripe [--db sqlite | --db postgres://…]
+    .venv/bin/python -m bench.webhooks_e2e --peer "$PEER" [--db sqlite | --db postgres://…]
         [--events 2000] [--concurrency 8] [--djstripe-db postgres://…/djstripe_bench] [--skip-djstripe]
 
 The peer benchmark (its directory given by --peer or FLEXBILL_PEER_DJSTRIPE; nothing of it is copied here) is
