@@ -5,6 +5,7 @@ FLEXBILL_ENCRYPTION_KEYS. Without them flexbill runs from ./var/ with SQLite, wh
 """
 
 import os
+import re
 import secrets
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -24,6 +25,19 @@ def _env_flag(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_number(name: str, default, *, whole: bool = True, low=0, high=None):
+    """A number from the environment, in ASCII digits only, or one sentence naming the variable (the command line
+    prints it and exits 2): a typo in a setting must not start flexbill with something else, nor end in a traceback."""
+    raw = os.environ.get(name, "").strip() or str(default)
+    shape = r"[0-9]+" if whole else r"[0-9]+(\.[0-9]+)?"
+    value = (int if whole else float)(raw) if re.fullmatch(shape, raw) else None
+    if value is None or value < low or (high is not None and value > high):
+        kind = "a whole number" if whole else "a number"
+        span = f" from {low} to {high}" if high is not None else f" of at least {low}"
+        raise ImproperlyConfigured(f"{name} must be {kind}{span}, not {raw!r}.")
+    return value
 
 
 def _kept_in_var(name: str, generate) -> str:
@@ -131,7 +145,7 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'flexbill.sqlite3'}",
         # Keep connections between requests (a new PostgreSQL connection per request costs more than the query).
-        conn_max_age=int(os.environ.get("FLEXBILL_DB_CONN_MAX_AGE", "60")),
+        conn_max_age=_env_number("FLEXBILL_DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
@@ -212,7 +226,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("FLEXBILL_FROM_EMAIL", "billing@flexbill.loc
 if "FLEXBILL_EMAIL_HOST" in os.environ:  # SMTP
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = os.environ["FLEXBILL_EMAIL_HOST"]
-    EMAIL_PORT = int(os.environ.get("FLEXBILL_EMAIL_PORT", "587"))
+    EMAIL_PORT = _env_number("FLEXBILL_EMAIL_PORT", 587, low=1, high=65535)
     EMAIL_HOST_USER = os.environ.get("FLEXBILL_EMAIL_USER", "")
     EMAIL_HOST_PASSWORD = os.environ.get("FLEXBILL_EMAIL_PASSWORD", "")
     EMAIL_USE_TLS = _env_flag("FLEXBILL_EMAIL_TLS", True)
@@ -257,75 +271,54 @@ def _local_stripe_workarounds() -> bool:
 
 
 FLEXBILL_LOCAL_STRIPE_WORKAROUNDS = _local_stripe_workarounds()
-FLEXBILL_STRIPE_TIMEOUT = float(os.environ.get("FLEXBILL_STRIPE_TIMEOUT", "10"))
-FLEXBILL_STRIPE_MAX_RETRIES = int(os.environ.get("FLEXBILL_STRIPE_MAX_RETRIES", "0"))
+FLEXBILL_STRIPE_TIMEOUT = _env_number("FLEXBILL_STRIPE_TIMEOUT", 10, whole=False)
+FLEXBILL_STRIPE_MAX_RETRIES = _env_number("FLEXBILL_STRIPE_MAX_RETRIES", 0)
 FLEXBILL_WEBHOOK_TOLERANCE = 300
 # Deliveries that fail verification come from anyone: keep only a short summary of each, at most this many rows,
 # for at most this many days, so anonymous traffic cannot grow the database without bound.
-FLEXBILL_WEBHOOK_REJECTED_KEEP = int(os.environ.get("FLEXBILL_WEBHOOK_REJECTED_KEEP", "1000"))
-FLEXBILL_WEBHOOK_REJECTED_RETENTION_DAYS = int(os.environ.get("FLEXBILL_WEBHOOK_REJECTED_RETENTION_DAYS", "7"))
+FLEXBILL_WEBHOOK_REJECTED_KEEP = _env_number("FLEXBILL_WEBHOOK_REJECTED_KEEP", 1000)
+FLEXBILL_WEBHOOK_REJECTED_RETENTION_DAYS = _env_number("FLEXBILL_WEBHOOK_REJECTED_RETENTION_DAYS", 7)
 # A refund left "requested" this long with no trace in Stripe never reached Stripe: reconcile cancels it.
-FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = int(os.environ.get("FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS", "600"))
-FLEXBILL_RECONCILE_INTERVAL = float(os.environ.get("FLEXBILL_RECONCILE_INTERVAL", "300"))
+FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = _env_number("FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS", 600)
+FLEXBILL_RECONCILE_INTERVAL = _env_number("FLEXBILL_RECONCILE_INTERVAL", 300, whole=False)
 # The inbox of verified Stripe events: how many the worker applies per batch, how long a claim lasts before another
 # worker may take the events over, how often it tries an event it cannot apply (then the event is failed, shown on
 # the Sync health page), how often it waits for a charge it does not know, how often the worker looks for events
 # due again, and how many Stripe reads of one batch run at once.
-FLEXBILL_INBOX_BATCH_SIZE = int(os.environ.get("FLEXBILL_INBOX_BATCH_SIZE", "500"))
-FLEXBILL_INBOX_LEASE_SECONDS = int(os.environ.get("FLEXBILL_INBOX_LEASE_SECONDS", "120"))
-FLEXBILL_INBOX_MAX_ATTEMPTS = int(os.environ.get("FLEXBILL_INBOX_MAX_ATTEMPTS", "12"))
-FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS = int(os.environ.get("FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS", "3"))
-FLEXBILL_INBOX_SWEEP_INTERVAL = float(os.environ.get("FLEXBILL_INBOX_SWEEP_INTERVAL", "1"))
-FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS = float(os.environ.get("FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS", "0.25"))
+FLEXBILL_INBOX_BATCH_SIZE = _env_number("FLEXBILL_INBOX_BATCH_SIZE", 500, low=1)
+FLEXBILL_INBOX_LEASE_SECONDS = _env_number("FLEXBILL_INBOX_LEASE_SECONDS", 120, low=1)
+FLEXBILL_INBOX_MAX_ATTEMPTS = _env_number("FLEXBILL_INBOX_MAX_ATTEMPTS", 12, low=1)
+FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS = _env_number("FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS", 3, low=1)
+FLEXBILL_INBOX_SWEEP_INTERVAL = _env_number("FLEXBILL_INBOX_SWEEP_INTERVAL", 1, whole=False)
+FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS = _env_number("FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS", 0.25, whole=False)
 # Bulk refunds: a worker running a batch holds it this long (renewed after each item); a batch whose worker died is
 # resumed by another worker after that. Longer than one Stripe call may take, so a slow call is never sent twice.
-FLEXBILL_REFUND_BATCH_LEASE_SECONDS = int(os.environ.get("FLEXBILL_REFUND_BATCH_LEASE_SECONDS", "120"))
-FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL = float(os.environ.get("FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL", "5"))
+FLEXBILL_REFUND_BATCH_LEASE_SECONDS = _env_number("FLEXBILL_REFUND_BATCH_LEASE_SECONDS", 120, low=1)
+FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL = _env_number("FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL", 5, whole=False)
 # The webhook endpoint keeps each organization's signing secret in the process this long.
-FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS = float(os.environ.get("FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS", "5"))
-FLEXBILL_INBOX_STRIPE_READERS = int(os.environ.get("FLEXBILL_INBOX_STRIPE_READERS", "4"))
+FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS = _env_number("FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS", 5, whole=False)
+FLEXBILL_INBOX_STRIPE_READERS = _env_number("FLEXBILL_INBOX_STRIPE_READERS", 4, low=1)
 # The outbox (outbox/dispatch.py): rows the worker takes per batch, how long it holds them, how often it looks.
-FLEXBILL_OUTBOX_BATCH_SIZE = int(os.environ.get("FLEXBILL_OUTBOX_BATCH_SIZE", "50"))
-FLEXBILL_OUTBOX_LEASE_SECONDS = int(os.environ.get("FLEXBILL_OUTBOX_LEASE_SECONDS", "120"))
-FLEXBILL_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("FLEXBILL_OUTBOX_MAX_ATTEMPTS", "12"))
-FLEXBILL_OUTBOX_SWEEP_INTERVAL = float(os.environ.get("FLEXBILL_OUTBOX_SWEEP_INTERVAL", "0.5"))
-FLEXBILL_OUTBOX_RETENTION_DAYS = int(os.environ.get("FLEXBILL_OUTBOX_RETENTION_DAYS", "30"))
+FLEXBILL_OUTBOX_BATCH_SIZE = _env_number("FLEXBILL_OUTBOX_BATCH_SIZE", 50, low=1)
+FLEXBILL_OUTBOX_LEASE_SECONDS = _env_number("FLEXBILL_OUTBOX_LEASE_SECONDS", 120, low=1)
+FLEXBILL_OUTBOX_MAX_ATTEMPTS = _env_number("FLEXBILL_OUTBOX_MAX_ATTEMPTS", 12, low=1)
+FLEXBILL_OUTBOX_SWEEP_INTERVAL = _env_number("FLEXBILL_OUTBOX_SWEEP_INTERVAL", 0.5, whole=False)
+FLEXBILL_OUTBOX_RETENTION_DAYS = _env_number("FLEXBILL_OUTBOX_RETENTION_DAYS", 30)
 # Outgoing webhooks go to https:// endpoints; plain http only where allowed (the demo's local receiver, tests).
 FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = _env_flag("FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP", False)
 
 
-def _invitation_days() -> int:
-    value = os.environ.get("FLEXBILL_INVITATION_DAYS", "7").strip() or "7"
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 90:
-        raise ValueError(f"FLEXBILL_INVITATION_DAYS must be a whole number of days from 1 to 90, not {value!r}.")
-    return int(value)
+# How long an invitation's one-time link works, in days.
+FLEXBILL_INVITATION_DAYS = _env_number("FLEXBILL_INVITATION_DAYS", 7, low=1, high=90)
 
 
-# How long an invitation's one-time link works.
-FLEXBILL_INVITATION_DAYS = _invitation_days()
-
-
-def _refund_approval_days() -> int:
-    value = os.environ.get("FLEXBILL_REFUND_APPROVAL_DAYS", "7").strip() or "7"
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 365:
-        raise ValueError(f"FLEXBILL_REFUND_APPROVAL_DAYS must be a whole number of days from 1 to 365, not {value!r}.")
-    return int(value)
-
-
-# How long a refund may wait for approval before the worker cancels it and releases its amount.
-FLEXBILL_REFUND_APPROVAL_DAYS = _refund_approval_days()
-
-
-def _trusted_proxy_count() -> int:
-    value = os.environ.get("FLEXBILL_TRUSTED_PROXY_COUNT", "0").strip() or "0"
-    if not value.isdigit():
-        raise ValueError(f"FLEXBILL_TRUSTED_PROXY_COUNT must be 0 or a positive whole number, not {value!r}.")
-    return int(value)
+# How long a refund may wait for approval before the worker cancels it and releases its amount, in days.
+FLEXBILL_REFUND_APPROVAL_DAYS = _env_number("FLEXBILL_REFUND_APPROVAL_DAYS", 7, low=1, high=365)
 
 
 # How many reverse proxies we run in front of flexbill, each appending to X-Forwarded-For. 0: the client address is
 # REMOTE_ADDR and X-Forwarded-For is ignored (anyone can send it); N: the N-th address from the right of it.
-FLEXBILL_TRUSTED_PROXY_COUNT = _trusted_proxy_count()
+FLEXBILL_TRUSTED_PROXY_COUNT = _env_number("FLEXBILL_TRUSTED_PROXY_COUNT", 0)
 
 
 def _public_url() -> str:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -113,7 +114,7 @@ def test_the_approval_time_is_read_from_flexbill_refund_approval_days(monkeypatc
         monkeypatch.delenv("FLEXBILL_REFUND_APPROVAL_DAYS", raising=False)
     else:
         monkeypatch.setenv("FLEXBILL_REFUND_APPROVAL_DAYS", value)
-    assert settings._refund_approval_days() == days
+    assert settings._env_number("FLEXBILL_REFUND_APPROVAL_DAYS", 7, low=1, high=365) == days
 
 
 @pytest.mark.parametrize("value", ["0", "366", "-1", "7.5", "٧", "seven"])
@@ -121,5 +122,7 @@ def test_an_approval_time_that_is_not_1_to_365_days_stops_flexbill_with_a_messag
     from flexbill import settings
 
     monkeypatch.setenv("FLEXBILL_REFUND_APPROVAL_DAYS", value)
-    with pytest.raises(ValueError, match="FLEXBILL_REFUND_APPROVAL_DAYS must be a whole number of days from 1 to 365"):
-        settings._refund_approval_days()
+    with pytest.raises(
+        ImproperlyConfigured, match="FLEXBILL_REFUND_APPROVAL_DAYS must be a whole number from 1 to 365"
+    ):
+        settings._env_number("FLEXBILL_REFUND_APPROVAL_DAYS", 7, low=1, high=365)
