@@ -175,6 +175,7 @@ NOT_A_MEMBER_ACTION = {
     "charge_sync_refunds": "reads Stripe's refunds of a charge, as Stripe",
     "refund_settle": "settles a refund already requested (and checked) with Stripe",
     "refund_send": "step of refund_create and refund_approve, which check",
+    "refund_cancel_locked": "step of refund_reject (which checks), the expiry job and refund_settle",
     "refund_approvals_expire": "housekeeping job: expires refunds that waited too long for approval",
     "rejected_deliveries_prune": "housekeeping job",
     "signing_organization_forget": "a per-process cache",

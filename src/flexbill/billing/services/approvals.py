@@ -18,9 +18,8 @@ from flexbill.outbox.services import outbox_record
 from ..approval_rules import approval_expired, approval_refusal, approved_charge_refusal
 from ..models import Refund, RefundStatus
 from ..refusals import RefundRefused, Refusal
-from .derive import Recorded, charge_refresh
 from .locks import lock_charge
-from .refunds import refund_send
+from .refunds import refund_cancel_locked, refund_send
 
 MAX_REJECTION_REASON = 500
 EXPIRED_REASON = "Waited longer than {days} days for approval: expired. Its amount is released; no money moved."
@@ -100,30 +99,16 @@ def refund_reject(*, actor: Actor, refund: Refund, reason: object, now: datetime
         refund = Refund.objects.get(pk=refund.pk)
         if refund.status != RefundStatus.AWAITING_APPROVAL:
             raise RefundRefused(Refusal.NOT_AWAITING_APPROVAL)
-        before = _state(refund)
-        refund.status = RefundStatus.CANCELED
-        refund.failure_reason = reason
-        refund.decided_by_id = actor.user_id
-        refund.decided_at = now
-        refund.save(update_fields=["status", "failure_reason", "decided_by", "decided_at", "updated_at"])
-        recorded = Recorded()
-        recorded.audits.append(
-            audit_event(
-                organization_id=refund.organization_id,
-                actor=actor,
-                action="refund.approval_rejected",
-                obj=refund,
-                before=before,
-                after=_state(refund),
-                message=reason,
-                invoice_id=charge.invoice_id,
-            )
+        refund_cancel_locked(
+            refund=refund,
+            charge=charge,
+            actor=actor,
+            reason=reason,
+            action="refund.approval_rejected",
+            event_type=REFUND_REJECTED,
+            state=_state,
+            also={"decided_by_id": actor.user_id, "decided_at": now},
         )
-        recorded.events.append(
-            refund_event(REFUND_REJECTED, refund, invoice_id=charge.invoice_id, actor=actor, previous=before)
-        )
-        charge_refresh(charge=charge, actor=actor, recorded=recorded)
-        recorded.flush()
     return refund
 
 
@@ -161,28 +146,15 @@ def rejection_reason(value: object) -> str:
 
 
 def _expire(*, refund: Refund, charge) -> None:
-    before = _state(refund)
-    refund.status = RefundStatus.CANCELED
-    refund.failure_reason = EXPIRED_REASON.format(days=settings.FLEXBILL_REFUND_APPROVAL_DAYS)
-    refund.save(update_fields=["status", "failure_reason", "updated_at"])
-    recorded = Recorded()
-    recorded.audits.append(
-        audit_event(
-            organization_id=refund.organization_id,
-            actor=SYSTEM,
-            action="refund.approval_expired",
-            obj=refund,
-            before=before,
-            after=_state(refund),
-            message=refund.failure_reason,
-            invoice_id=charge.invoice_id,
-        )
+    refund_cancel_locked(
+        refund=refund,
+        charge=charge,
+        actor=SYSTEM,
+        reason=EXPIRED_REASON.format(days=settings.FLEXBILL_REFUND_APPROVAL_DAYS),
+        action="refund.approval_expired",
+        event_type=REFUND_REJECTED,
+        state=_state,
     )
-    recorded.events.append(
-        refund_event(REFUND_REJECTED, refund, invoice_id=charge.invoice_id, actor=SYSTEM, previous=before)
-    )
-    charge_refresh(charge=charge, actor=SYSTEM, recorded=recorded)
-    recorded.flush()
 
 
 def _state(refund: Refund) -> dict:

@@ -169,28 +169,14 @@ def refund_settle(*, refund: Refund, resend: bool, actor: Actor = SYSTEM) -> Ref
         refund = Refund.objects.get(pk=refund.pk)
         if refund.status != RefundStatus.REQUESTED:
             return refund
-        before = _refund_state(refund)
-        refund.status = RefundStatus.CANCELED
-        refund.failure_reason = "Stripe has no record of this refund: it never reached Stripe. No money moved."
-        refund.save(update_fields=["status", "failure_reason", "updated_at"])
-        recorded = Recorded()
-        recorded.audits.append(
-            audit_event(
-                organization_id=refund.organization_id,
-                actor=actor,
-                action="refund.canceled",
-                obj=refund,
-                before=before,
-                after=_refund_state(refund),
-                message=refund.failure_reason,
-                invoice_id=charge.invoice_id,
-            )
+        refund_cancel_locked(
+            refund=refund,
+            charge=charge,
+            actor=actor,
+            reason="Stripe has no record of this refund: it never reached Stripe. No money moved.",
+            action="refund.canceled",
+            event_type=REFUND_CANCELED,
         )
-        recorded.events.append(
-            refund_event(REFUND_CANCELED, refund, invoice_id=charge.invoice_id, actor=actor, previous=before)
-        )
-        charge_refresh(charge=charge, actor=actor, recorded=recorded)
-        recorded.flush()
     return refund
 
 
@@ -305,6 +291,43 @@ def request_fingerprint(charge_id: int, body: dict) -> str:
     too: 100, 100.0, "100" and true differ) changes it, and only the order of the keys and spacing do not."""
     payload = json.dumps({"charge": charge_id, "body": body}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def refund_cancel_locked(
+    *,
+    refund: Refund,
+    charge: Charge,
+    actor: Actor,
+    reason: str,
+    action: str,
+    event_type: str,
+    state=None,
+    also: dict | None = None,
+) -> None:
+    """Cancel a refund whose charge the caller holds locked: its reservation released, audited as `action` (with
+    `state(refund)` before and after) and announced as `event_type`; `also` sets more of its fields in the same save."""
+    state = state or _refund_state
+    before = state(refund)
+    refund.status, refund.failure_reason = RefundStatus.CANCELED, reason
+    for name, value in (also or {}).items():
+        setattr(refund, name, value)
+    refund.save(update_fields=["status", "failure_reason", *(also or {}), "updated_at"])
+    recorded = Recorded()
+    recorded.audits.append(
+        audit_event(
+            organization_id=refund.organization_id,
+            actor=actor,
+            action=action,
+            obj=refund,
+            before=before,
+            after=state(refund),
+            message=reason,
+            invoice_id=charge.invoice_id,
+        )
+    )
+    recorded.events.append(refund_event(event_type, refund, invoice_id=charge.invoice_id, actor=actor, previous=before))
+    charge_refresh(charge=charge, actor=actor, recorded=recorded)
+    recorded.flush()
 
 
 def _refund_state(refund: Refund) -> dict:
