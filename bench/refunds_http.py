@@ -56,7 +56,7 @@ def main() -> None:
 
             def straight_to_stripe(charge) -> float:
                 start = time.perf_counter()
-                refund = sdk.refunds.create(params={"charge": charge.stripe_charge_id})
+                refund = sdk.v1.refunds.create(params={"charge": charge.stripe_charge_id})
                 elapsed = time.perf_counter() - start
                 assert refund.status == "succeeded", refund
                 return elapsed

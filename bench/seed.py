@@ -63,9 +63,17 @@ INVOICE_COLS = (
 LINE_COLS = "id, invoice_id, position, description, amount"
 CHARGE_COLS = (
     "id, organization_id, invoice_id, amount, currency, source, payment_status, status, reference, "
-    "payment_method_type, stripe_payment_intent_id, stripe_charge_id, failure_message, charged_at, "
+    "payment_method_type, payment_method_brand, payment_method_bank, payment_method_last4, "
+    "stripe_payment_intent_id, stripe_charge_id, failure_message, charged_at, "
     "amount_refunded, amount_reserved, created_at, updated_at"
 )
+# What Stripe reports a payment was made with (the charge's payment_method_details), per payment method type.
+PAYMENT_DETAILS = {
+    "card": ("visa", "", "4242"),
+    "sepa_debit": ("", "", "3000"),
+    "us_bank_account": ("", "STRIPE TEST BANK", "6789"),
+    "bacs_debit": ("", "", "2345"),
+}
 REFUND_COLS = (
     "id, organization_id, charge_id, reference, amount, currency, reason, note, status, failure_reason, "
     "origin, stripe_refund_id, request_fingerprint, credit_note_requested, created_at, updated_at"
@@ -237,9 +245,11 @@ class _Generator:
             stripe_ids = "\\N\t\\N"
             reference = f"{source.upper()}-{charge_id}"
         failure = "Your card was declined." if payment_status == "failed" else ""
+        brand, bank, last4 = PAYMENT_DETAILS.get(pm_type, ("", "", ""))
         out["charges"].append(
             f"{charge_id}\t{org_id}\t{invoice_id}\t{amount}\t{currency}\t{source}\t{payment_status}\t{status}\t"
-            f"{reference}\t{pm_type}\t{stripe_ids}\t{failure}\t{ts}\t{refunded}\t{reserved}\t{ts}\t{ts}\n"
+            f"{reference}\t{pm_type}\t{brand}\t{bank}\t{last4}\t{stripe_ids}\t{failure}\t{ts}\t"
+            f"{refunded}\t{reserved}\t{ts}\t{ts}\n"
         )
         for status_r, refund_amount in refunds:
             refund_id = self._id("billing_refund")
