@@ -20,6 +20,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--refunds", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=4, help="setup threads")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="profile the first (ingesting) run with pyinstrument; its text report to FILE"
+    )
     args = parser.parse_args()
     setup_django()
     from django.db import connection
@@ -58,15 +61,21 @@ def main() -> None:
         runs = []
         for label in ("first run (ingests)", "second run (nothing new)"):
             listing.clear()
-            start = time.perf_counter()
+            profiler = _profiler() if args.profile and not runs else None
+            start, cpu = time.perf_counter(), time.process_time()
             report = reconcile_organization(org)
-            wall = time.perf_counter() - start
-            runs.append((label, report, wall, sum(listing)))
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+            if profiler is not None:
+                profiler.stop()
+                with open(args.profile, "w") as out:
+                    out.write(profiler.output_text(unicode=False, color=False, show_all=False))
+                say(f"Profile of the first run written to {args.profile} (the profiler's overhead is in its figures).")
+            runs.append((label, report, wall, sum(listing), cpu))
         gateway_client.StripeGateway.refund_pages = original
         stored = Refund.objects.filter(organization=org, origin="stripe").count()
 
     rows = []
-    for label, report, wall, stripe_s in runs:
+    for label, report, wall, stripe_s, cpu in runs:
         local = wall - stripe_s
         seen = report.stripe_refunds_seen
         rows.append(
@@ -80,6 +89,7 @@ def main() -> None:
                 local,
                 seen / local if local else 0.0,
                 seen / wall if wall else 0.0,
+                cpu,
             )
         )
     print_table(
@@ -94,6 +104,7 @@ def main() -> None:
             "local s",
             "refunds/s local",
             "refunds/s wall",
+            "CPU s (all)",
         ],
         rows,
     )
@@ -102,6 +113,14 @@ def main() -> None:
         f"{stored:,} refunds stored. Goal >= 2,000 refunds/s excluding Stripe: "
         f"{'met' if first[7] >= 2000 else 'MISSED'} ({first[7]:,.0f}/s; local s / Stripe s = {first[6] / first[5]:.2f})"
     )
+
+
+def _profiler():
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    return profiler
 
 
 if __name__ == "__main__":

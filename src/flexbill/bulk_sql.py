@@ -1,16 +1,25 @@
 """Set-based writes that Django's ORM spends more time building than the database spends running.
 
 rows_update: one UPDATE for many rows that each get their own values; bulk_update builds a CASE per field and row
-instead. rows_insert: many rows at once when their ids are not needed back. rows_insert_together: a few rows
-of several tables in one statement.
+instead. rows_insert: many rows at once when their ids are not needed back. rows_insert_returning: many rows
+at once, their new ids set on the objects. rows_insert_together: a few rows of several tables in one statement.
 
 On PostgreSQL an update sends each column as one array parameter (`unnest(%s::bigint[], …)`), so the statement
 stays a few placeholders long whatever the number of rows and psycopg parses it once and caches it, where a VALUES
 list of rows × columns placeholders is parsed anew on every call (profiled: a third of reconcile's local time);
-an insert is a COPY. SQLite (3.33 or newer) gets UPDATE … FROM (VALUES …) and a multi-row INSERT.
+an insert is a COPY. Values psycopg takes as they are (integers, text, UUIDs, aware datetimes, None) go to it
+unchanged; only the others (JSON, naive datetimes, lazy text) go through their field's preparation, which
+profiled as half of a COPY's time. SQLite (3.33 or newer) gets UPDATE … FROM (VALUES …) and a multi-row INSERT.
 """
 
+import uuid
+from datetime import datetime
+
 from django.db import connections, router
+from django.db.models import JSONField
+
+# Types psycopg adapts exactly as Django's field preparation would leave them.
+_PLAIN = frozenset({int, str, bool, uuid.UUID, type(None)})
 
 
 def rows_update(model, objs: list, fields: list[str], *, batch_size: int = 500) -> None:
@@ -24,11 +33,7 @@ def rows_update(model, objs: list, fields: list[str], *, batch_size: int = 500) 
     if connection.vendor == "postgresql":
         _pg_rows_update(connection, model, objs, columns)
         return
-    if connection.vendor == "postgresql":
-        # VALUES has no column types of its own: NULLs and text would not fit a timestamp column otherwise.
-        row = "(%s, " + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in columns) + ")"
-    else:
-        row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
     assignments = ", ".join(f"{quote(f.column)} = v.column{i + 2}" for i, f in enumerate(columns))
     with connection.cursor() as cursor:
         for start in range(0, len(objs), batch_size):
@@ -61,6 +66,30 @@ def rows_insert(model, objs: list, *, batch_size: int = 500) -> None:
             values = ", ".join([row] * len(chunk))
             sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES {values}"  # noqa: S608 - names from the model, values as parameters
             cursor.execute(sql, params)
+
+
+def rows_insert_returning(model, objs: list) -> None:
+    """Insert the objects and set each one's new primary key, as bulk_create does; on PostgreSQL one
+    INSERT … SELECT FROM unnest(one array per column) … RETURNING, its values handed over as they are."""
+    if not objs:
+        return
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(objs, batch_size=500)
+        return
+    quote = connection.ops.quote_name
+    columns = [f for f in model._meta.concrete_fields if not f.primary_key]
+    arrays = _pg_column_values(connection, columns, objs, add=True)
+    names = ", ".join(quote(f.column) for f in columns)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT * FROM {_unnest(columns, connection)} "  # noqa: S608 - names from the model
+        f"RETURNING {quote(model._meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
 
 
 # Up to this many rows per table, rows_insert_together writes several tables in one INSERT statement on
@@ -97,9 +126,7 @@ def rows_insert_together(groups: list[tuple]) -> None:
 def _pg_rows_update(connection, model, objs: list, columns: list) -> None:
     quote = connection.ops.quote_name
     table, pk = quote(model._meta.db_table), model._meta.pk
-    arrays = [[obj.pk for obj in objs]] + [
-        [f.get_db_prep_save(getattr(o, f.attname), connection) for o in objs] for f in columns
-    ]
+    arrays = [[obj.pk for obj in objs], *_pg_column_values(connection, columns, objs, add=False)]
     names = ["pk"] + [f"c{i}" for i in range(len(columns))]
     unnest = _unnest([pk] + columns, connection)
     assignments = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(columns))
@@ -121,8 +148,31 @@ def _pg_rows_insert(connection, model, objs: list, columns: list) -> None:
             f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN"  # noqa: S608 - names from the model
         ) as copy,
     ):
-        for obj in objs:
-            copy.write_row([f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in columns])
+        for row in zip(*_pg_column_values(connection, columns, objs, add=True), strict=True):
+            copy.write_row(row)
+
+
+def _pg_column_values(connection, columns: list, objs: list, *, add: bool) -> list[list]:
+    """Each column's values for psycopg, one list per column: as they are when psycopg takes them unchanged,
+    through the field's preparation otherwise. `add`: filled as an insert would (auto_now_add, auto_now)."""
+    values = []
+    for field in columns:
+        stamped = add and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+        raw = (
+            [field.pre_save(obj, add=True) for obj in objs]
+            if stamped
+            else [getattr(obj, field.attname) for obj in objs]
+        )
+        if isinstance(field, JSONField):
+            values.append([field.get_db_prep_save(v, connection) for v in raw])
+        else:
+            values.append([v if _plain(v) else field.get_db_prep_save(v, connection) for v in raw])
+    return values
+
+
+def _plain(value) -> bool:
+    kind = type(value)
+    return kind in _PLAIN or (kind is datetime and value.tzinfo is not None)
 
 
 def _unnest(columns: list, connection) -> str:

@@ -1,11 +1,16 @@
 """flexbill.bulk_sql writes exactly what the ORM would, on SQLite and on PostgreSQL (arrays and COPY there)."""
 
+from datetime import datetime
+
 import pytest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM, audit_event
 from flexbill.billing.models import Invoice
-from flexbill.bulk_sql import rows_insert, rows_update
+from flexbill.bulk_sql import rows_insert, rows_insert_returning, rows_update
+from flexbill.outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +57,34 @@ def test_rows_update_writes_each_rows_own_values_and_leaves_other_rows_alone(org
     assert {i.pk: (i.amount_paid, i.number) for i in stored} == {i.pk: (i.amount_paid, i.number) for i in invoices}
     kept = Invoice.objects.get(pk=untouched.pk)
     assert (kept.amount_paid, kept.number) == (untouched.amount_paid, untouched.number)
+
+
+@pytest.mark.nostripe
+def test_rows_insert_returning_sets_each_objects_own_new_id(org):
+    events = [
+        audit_event(organization_id=org.pk, actor=SYSTEM, action="refund.synced", obj=org, message=f"{AWKWARD}{n}")
+        for n in range(5)
+    ]
+
+    rows_insert_returning(AuditEvent, events)
+
+    assert all(e.pk is not None and not e._state.adding for e in events)
+    stored = AuditEvent.objects.in_bulk([e.pk for e in events])
+    assert [stored[e.pk].message for e in events] == [f"{AWKWARD}{n}" for n in range(5)]
+
+
+@pytest.mark.nostripe
+def test_values_needing_their_fields_preparation_are_stored_as_the_orm_would(org):
+    naive = datetime(2026, 3, 1, 12, 0)  # a naive datetime is read in the default time zone, as save() does
+    lazy = gettext_lazy("refund.created")  # lazy text is made plain text
+    events = [OutboxEvent(organization=org, type=lazy, payload={"n": n}, next_attempt_at=naive) for n in range(2)]
+
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        rows_insert(OutboxEvent, events[:1])
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        rows_insert_returning(OutboxEvent, events[1:])
+
+    stored = list(OutboxEvent.objects.filter(organization=org).order_by("pk"))
+    assert [(e.type, e.payload, e.next_attempt_at) for e in stored] == [
+        ("refund.created", {"n": n}, timezone.make_aware(naive)) for n in range(2)
+    ]

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import STRIPE, Actor, audit_event
-from flexbill.bulk_sql import rows_update
+from flexbill.bulk_sql import rows_insert_returning, rows_update
 from flexbill.outbox.events import (
     REFUND_CANCELED,
     REFUND_CREATED,
@@ -334,7 +334,7 @@ def _release(refund, charge, actor, plan: _Writes) -> None:
 
 
 def _write(writes: _Writes, charges: dict[int, Charge], actor: Actor) -> None:
-    Refund.objects.bulk_create(writes.new_refunds, batch_size=500)
+    rows_insert_returning(Refund, writes.new_refunds)
     rows_update(Refund, list(writes.changed_refunds.values()), REFUND_FIELDS)
     rows_update(Charge, writes.charges, ["amount_refunded", "amount_reserved", "status", "updated_at"])
     audits = [a() if callable(a) else a for a in writes.audits]
