@@ -10,8 +10,10 @@ from django.utils import timezone
 
 from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
-from flexbill.billing.models import Refund
+from flexbill.billing.models import Charge, Refund
 from flexbill.billing.services.reconcile import reconcile_organization
+from flexbill.stripe_gateway.client import StripeGateway
+from flexbill.stripe_gateway.types import RefundInfo
 from flexbill_demo.stripe_dashboard import stripe_refund_directly
 from stripe_events import (
     stripe_charge,
@@ -218,3 +220,26 @@ def test_reconcile_settles_a_sepa_debit_left_pending(
     assert fresh(charge).status == settled_as
     assert fresh(invoice).status == invoice_status
     assert reconcile_organization(org).payments_settled == 0
+
+
+def test_a_refund_naming_no_charge_is_matched_by_its_payment_intent_never_by_a_missing_charge_id(
+    org, make_paid_charge, monkeypatch
+):
+    # Charge A is known only by its PaymentIntent (its charge id not yet stored); Stripe's refund of charge B names
+    # B's PaymentIntent and no charge. An empty charge id must match nothing, or B's refund would land on A.
+    known_by_intent, other = make_paid_charge(org, amount=10000), make_paid_charge(org, amount=8000)
+    Charge.objects.filter(pk=known_by_intent.pk).update(stripe_charge_id=None)
+    page = [
+        RefundInfo("re_a", None, known_by_intent.stripe_payment_intent_id, 1000, "eur", "succeeded"),
+        RefundInfo("re_b", None, other.stripe_payment_intent_id, 3000, "eur", "succeeded"),
+    ]
+    monkeypatch.setattr(StripeGateway, "refund_pages", lambda self, **kwargs: iter([page]))
+
+    report = reconcile_organization(org)
+
+    assert (report.refunds_created, report.errors) == (2, [])
+    assert {r.stripe_refund_id: r.charge_id for r in Refund.objects.all()} == {
+        "re_a": known_by_intent.pk,
+        "re_b": other.pk,
+    }
+    assert (fresh(known_by_intent).amount_refunded, fresh(other).amount_refunded) == (1000, 3000)

@@ -1,5 +1,6 @@
 """Billing reads. Every selector takes the organization, so tenant scoping cannot be forgotten."""
 
+from collections.abc import Callable
 from datetime import date, datetime, time
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -159,3 +160,27 @@ def audit_event_list(
     if invoice_id is not None:
         qs = qs.filter(invoice_id=invoice_id)
     return paginate(qs, cursor=cursor, limit=limit)
+
+
+def charges_named_by_stripe(
+    *, organization: Organization, charge_ids: set[str], intent_ids: set[str]
+) -> Callable[[str | None, str | None], Charge | None]:
+    """The organization's charges that Stripe names by charge id or PaymentIntent id, as a lookup: by the charge
+    id first, then by the PaymentIntent (a refund may name only the PaymentIntent, and a charge may be known only
+    by its PaymentIntent while its charge id is not yet stored). An absent id matches nothing."""
+    by_charge_id, by_intent = {}, {}
+    charge_ids, intent_ids = {c for c in charge_ids if c}, {i for i in intent_ids if i}
+    if charge_ids or intent_ids:
+        found = Charge.objects.filter(organization=organization).filter(
+            Q(stripe_charge_id__in=charge_ids) | Q(stripe_payment_intent_id__in=intent_ids)
+        )
+        for charge in found.only("pk", "stripe_charge_id", "stripe_payment_intent_id"):
+            if charge.stripe_charge_id:
+                by_charge_id[charge.stripe_charge_id] = charge
+            if charge.stripe_payment_intent_id:
+                by_intent[charge.stripe_payment_intent_id] = charge
+
+    def charge_of(charge_id: str | None, intent_id: str | None) -> Charge | None:
+        return (charge_id and by_charge_id.get(charge_id)) or (intent_id and by_intent.get(intent_id)) or None
+
+    return charge_of

@@ -30,7 +30,8 @@ from flexbill.stripe_gateway.signature import NotAnEvent, event_from_json
 from flexbill.stripe_gateway.types import RefundInfo, StripeEvent, StripeGatewayError
 
 from .. import rules
-from ..models import Charge, Refund, WebhookEvent
+from ..models import Refund, WebhookEvent
+from ..selectors import charges_named_by_stripe
 from .apply import ChargeRefunds, charges_apply_stripe_refunds, refunds_in_sync
 
 log = logging.getLogger("flexbill.inbox")
@@ -117,11 +118,15 @@ def _apply_events(organization: Organization, events: list[WebhookEvent], report
         else:
             targets.append((event, parsed))
 
-    charge_of = _local_charges(organization, [p for _, p in targets])
+    charge_of = charges_named_by_stripe(
+        organization=organization,
+        charge_ids={p.charge_id for _, p in targets},
+        intent_ids={p.payment_intent_id for _, p in targets},
+    )
     by_charge: dict[int, list[WebhookEvent]] = defaultdict(list)
     names: dict[int, tuple[str | None, str | None]] = {}
     for event, parsed in targets:
-        charge = charge_of(parsed)
+        charge = charge_of(parsed.charge_id, parsed.payment_intent_id)
         if charge is None:
             _unknown_charge(event, parsed, now, report)
             continue
@@ -151,26 +156,6 @@ def _apply_events(organization: Organization, events: list[WebhookEvent], report
         read - started,
         time.perf_counter() - read,
     )
-
-
-def _local_charges(organization, parsed: list[StripeEvent]):
-    charge_ids = {p.charge_id for p in parsed if p.charge_id}
-    intent_ids = {p.payment_intent_id for p in parsed if p.payment_intent_id}
-    by_charge_id, by_intent = {}, {}
-    if charge_ids or intent_ids:
-        found = Charge.objects.filter(organization=organization).filter(
-            Q(stripe_charge_id__in=charge_ids) | Q(stripe_payment_intent_id__in=intent_ids)
-        )
-        for charge in found:
-            by_charge_id[charge.stripe_charge_id] = charge
-            by_intent[charge.stripe_payment_intent_id] = charge
-
-    def charge_of(p: StripeEvent):
-        return (p.charge_id and by_charge_id.get(p.charge_id)) or (
-            p.payment_intent_id and by_intent.get(p.payment_intent_id)
-        )
-
-    return charge_of
 
 
 def _read_stripe(organization, names: dict, report: InboxReport):

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from flexbill.accounts.models import Organization
@@ -24,6 +23,7 @@ from flexbill.stripe_gateway.client import gateway_for
 from flexbill.stripe_gateway.types import PaymentResult, RefundInfo, StripeGatewayError
 
 from ..models import Charge, Refund
+from ..selectors import charges_named_by_stripe
 from .apply import ChargeRefunds, charges_apply_stripe_refunds, refunds_in_sync
 from .charges import charge_update_payment
 from .refunds import refund_settle
@@ -101,17 +101,14 @@ def reconcile_organization(
 
 def _apply_page(organization, gateway, page: list[RefundInfo], read_at, report, checked: set, unknown: set) -> None:
     """One page of Stripe's refunds, as one batch: only the charges not already in step are written."""
-    charge_ids = {r.charge_id for r in page if r.charge_id}
-    intent_ids = {r.payment_intent_id for r in page if r.payment_intent_id}
-    by_charge_id, by_intent = {}, {}
-    for charge in Charge.objects.filter(organization=organization).filter(
-        Q(stripe_charge_id__in=charge_ids) | Q(stripe_payment_intent_id__in=intent_ids)
-    ):
-        by_charge_id[charge.stripe_charge_id] = charge
-        by_intent[charge.stripe_payment_intent_id] = charge
+    charge_of = charges_named_by_stripe(
+        organization=organization,
+        charge_ids={r.charge_id for r in page},
+        intent_ids={r.payment_intent_id for r in page},
+    )
     grouped = defaultdict(list)
     for info in page:
-        charge = by_charge_id.get(info.charge_id) or by_intent.get(info.payment_intent_id)
+        charge = charge_of(info.charge_id, info.payment_intent_id)
         if charge is None:
             unknown.add(info.charge_id or info.payment_intent_id)
         else:
