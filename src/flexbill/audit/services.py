@@ -75,7 +75,7 @@ def audit_event(
     invoice_id: int | None = None,
 ) -> AuditEvent:
     """An unsaved audit event, for audit_record_many."""
-    return AuditEvent(
+    return AuditEvent.unsaved(
         organization_id=organization_id,
         actor_type=actor.type,
         actor_user_id=actor.user_id,

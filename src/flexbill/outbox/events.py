@@ -156,7 +156,7 @@ def _event(
         "actor": {"type": actor.type, "label": actor.label},
         "data": data,
     }
-    return OutboxEvent(
+    return OutboxEvent.unsaved(
         organization_id=organization_id,
         event_id=event_id,
         type=event_type,

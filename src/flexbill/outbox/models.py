@@ -33,3 +33,10 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+    @classmethod
+    def unsaved(cls, *, organization_id: int, event_id, type: str, refund_id: int | None, payload: dict, created_at):
+        """A new row, not yet written. Built from its values in column order: Django's construction by keyword
+        costs three times as much, and the set-based apply path builds thousands of these per batch (profiled).
+        tests/unit/test_unsaved_rows.py fails if the columns change without this."""
+        return cls(None, organization_id, event_id, type, refund_id, payload, created_at, 0, None, None, None, "")
