@@ -188,3 +188,23 @@ def git_head() -> str:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     except OSError:
         return "?"
+
+
+def database_cpu(connection):
+    """A reader of the CPU seconds the PostgreSQL backend serving `connection` has used (user + system, from
+    /proc): what the database spent on a run, which the client's own CPU time does not show. Reads nan when the
+    server is not on this machine."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+    return read

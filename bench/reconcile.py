@@ -13,7 +13,17 @@ import argparse
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .common import local_stripe, machine, make_org, make_paid_charges, print_table, progress_bar, say, setup_django
+from .common import (
+    database_cpu,
+    local_stripe,
+    machine,
+    make_org,
+    make_paid_charges,
+    print_table,
+    progress_bar,
+    say,
+    setup_django,
+)
 
 
 def main() -> None:
@@ -62,20 +72,21 @@ def main() -> None:
         for label in ("first run (ingests)", "second run (nothing new)"):
             listing.clear()
             profiler = _profiler() if args.profile and not runs else None
-            start, cpu = time.perf_counter(), time.process_time()
+            server = database_cpu(connection)
+            start, cpu, server_cpu = time.perf_counter(), time.process_time(), server()
             report = reconcile_organization(org)
-            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+            wall, cpu, server_cpu = time.perf_counter() - start, time.process_time() - cpu, server() - server_cpu
             if profiler is not None:
                 profiler.stop()
                 with open(args.profile, "w") as out:
                     out.write(profiler.output_text(unicode=False, color=False, show_all=False))
                 say(f"Profile of the first run written to {args.profile} (the profiler's overhead is in its figures).")
-            runs.append((label, report, wall, sum(listing), cpu))
+            runs.append((label, report, wall, sum(listing), cpu, server_cpu))
         gateway_client.StripeGateway.refund_pages = original
         stored = Refund.objects.filter(organization=org, origin="stripe").count()
 
     rows = []
-    for label, report, wall, stripe_s, cpu in runs:
+    for label, report, wall, stripe_s, cpu, server_cpu in runs:
         local = wall - stripe_s
         seen = report.stripe_refunds_seen
         rows.append(
@@ -90,6 +101,7 @@ def main() -> None:
                 seen / local if local else 0.0,
                 seen / wall if wall else 0.0,
                 cpu,
+                server_cpu,
             )
         )
     print_table(
@@ -105,6 +117,7 @@ def main() -> None:
             "refunds/s local",
             "refunds/s wall",
             "CPU s (all)",
+            "PostgreSQL CPU s",
         ],
         rows,
     )
