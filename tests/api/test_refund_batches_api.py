@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from api_calls import assert_error, post
+from api_calls import assert_error, post, post_raw
 from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
@@ -299,3 +299,138 @@ def test_a_charge_still_in_an_unfinished_batch_is_a_409_and_nothing_more_is_queu
     body = assert_error(again, 409, "charge_in_batch")
     assert body["detail"] == f"Refund batch {first} is still refunding charge {two_paid[1].pk}; wait until it is done."
     assert RefundBatch.objects.count() == 1
+
+
+# Idempotency-Key ---------------------------------------------------------------------------------------------
+def test_a_retry_with_the_same_idempotency_key_answers_with_the_first_batch_and_refunds_once(
+    owner_api, two_paid, django_capture_on_commit_callbacks
+):
+    body = {"charges": [c.pk for c in two_paid], "amount": {"percent": 20}}
+    with django_capture_on_commit_callbacks() as queued:
+        first = post(owner_api, URL, body, **{"Idempotency-Key": "batch-1"})
+    assert first.status_code == 202, first.content
+    assert len(queued) == 1  # the worker's first run
+
+    # The client's POST timed out and it sends it again, while the batch waits for the worker: the same batch.
+    with django_capture_on_commit_callbacks() as queued:
+        again = post(owner_api, URL, body, **{"Idempotency-Key": "batch-1"})
+    assert (again.status_code, again.json()) == (202, first.json())
+    assert queued == []  # nothing queued twice
+
+    run(first.json()["id"])
+    # Again once the batch is done (its charges are free for another batch by then): still the same batch, as it
+    # stands now, and no second 20 %.
+    with django_capture_on_commit_callbacks() as queued:
+        late = post(owner_api, URL, body, **{"Idempotency-Key": "batch-1"})
+    assert late.status_code == 202, late.content
+    now = owner_api.get(f"{URL}/{first.json()['id']}").json()
+    assert late.json() == {k: v for k, v in now.items() if k != "items"}
+    assert (late.json()["status"], late.json()["succeeded"]) == ("done", 2)
+    assert queued == []
+    assert RefundBatch.objects.count() == 1
+    assert [stripe_refunds(c) for c in two_paid] == [[2000], [667]]  # 20 % once: 3333 → 666.6 → 667
+    for charge in two_paid:
+        assert Refund.objects.filter(charge=charge).count() == 1
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"amount": {"percent": 10}},
+        {"amount": "full"},
+        {"charges": "first only"},
+        {"reason": "requested_by_customer"},  # the default, spelled out: another body
+        {"note": "again"},
+    ],
+)
+def test_an_idempotency_key_reused_with_another_body_is_a_409_and_creates_nothing(owner_api, two_paid, changed):
+    body = {"charges": [c.pk for c in two_paid], "amount": {"percent": 20}}
+    first = post(owner_api, URL, body, **{"Idempotency-Key": "batch-2"}).json()["id"]
+    run(first)
+    if changed.get("charges") == "first only":
+        changed = {"charges": [two_paid[0].pk]}
+
+    response = post(owner_api, URL, {**body, **changed}, **{"Idempotency-Key": "batch-2"})
+
+    body = assert_error(response, 409, "idempotency_key_reused")
+    assert body["detail"] == "This Idempotency-Key was already used with different parameters."
+    assert list(RefundBatch.objects.values_list("pk", flat=True)) == [first]
+    assert [stripe_refunds(c) for c in two_paid] == [[2000], [667]]
+
+
+def test_the_same_body_with_its_keys_in_another_order_is_the_same_request(owner_api, paid_charge):
+    raw = json.dumps({"charges": [paid_charge.pk], "amount": {"percent": 20}, "note": "x"})
+    reordered = json.dumps({"note": "x", "amount": {"percent": 20}, "charges": [paid_charge.pk]}, separators=(",", ":"))
+    first = post_raw(owner_api, URL, raw, **{"Idempotency-Key": "batch-3"})
+    again = post_raw(owner_api, URL, reordered, **{"Idempotency-Key": "batch-3"})
+
+    assert (again.status_code, again.json()["id"]) == (202, first.json()["id"])
+    assert RefundBatch.objects.count() == 1
+
+
+def test_an_idempotency_key_is_one_organizations_so_another_may_use_the_same_key(
+    owner_api, paid_charge, make_org, make_member, api_client, make_paid_charge
+):
+    other = make_org()
+    theirs = make_paid_charge(other, amount=4000)
+    ours = post(owner_api, URL, {"charges": [paid_charge.pk], "amount": "full"}, **{"Idempotency-Key": "shared"})
+    their_answer = post(
+        api_client(make_member(other, "owner")),
+        URL,
+        {"charges": [theirs.pk], "amount": "full"},
+        **{"Idempotency-Key": "shared"},
+    )
+
+    assert (ours.status_code, their_answer.status_code) == (202, 202)
+    assert ours.json()["id"] != their_answer.json()["id"]
+    assert RefundBatch.objects.get(pk=their_answer.json()["id"]).organization_id == other.pk
+    run(their_answer.json()["id"])
+    assert stripe_refunds(theirs) == [4000]
+
+
+def test_member_replaying_an_owners_idempotency_key_is_a_403_not_the_batch(
+    org, owner_api, make_member, api_client, paid_charge
+):
+    body = {"charges": [paid_charge.pk], "amount": "full"}
+    post(owner_api, URL, body, **{"Idempotency-Key": "owner-batch"})
+
+    response = post(api_client(make_member(org, "member")), URL, body, **{"Idempotency-Key": "owner-batch"})
+
+    assert_error(response, 403, "permission_denied")
+    assert RefundBatch.objects.count() == 1
+
+
+# What a key may be, on both endpoints that take one: the same rule, the same answer.
+@pytest.mark.parametrize(
+    ("key", "taken"),
+    [
+        ("", False),
+        ("K" * 256, False),
+        ("K" * 255, True),
+        ("K", True),
+        (" ", True),
+        ("kеy", True),  # Cyrillic е: text that looks like "key" is another key (below)
+        ("ｋｅｙ", True),  # full-width letters
+    ],
+)
+def test_an_idempotency_key_is_taken_or_refused_as_on_refunds(owner_api, make_paid_charge, org, key, taken):
+    batch_charge, refund_charge = make_paid_charge(org, amount=2000), make_paid_charge(org, amount=3000)
+    batch = post(owner_api, URL, {"charges": [batch_charge.pk], "amount": "full"}, **{"Idempotency-Key": key})
+    refund = post(owner_api, f"/api/v1/charges/{refund_charge.pk}/refunds", {"amount": 100}, **{"Idempotency-Key": key})
+
+    if taken:
+        assert (batch.status_code, refund.status_code) == (202, 201), (batch.content, refund.content)
+        assert RefundBatch.objects.get().idempotency_key == key
+        return
+    refusal = {"detail": "Idempotency-Key must be 1 to 255 characters.", "code": "idempotency_key_invalid"}
+    assert (batch.status_code, batch.json()) == (refund.status_code, refund.json()) == (400, refusal)
+    assert not RefundBatch.objects.exists()
+    assert not Refund.objects.exists()
+
+
+def test_a_look_alike_key_in_another_script_is_another_key(owner_api, two_paid):
+    latin = post(owner_api, URL, {"charges": [two_paid[0].pk], "amount": "full"}, **{"Idempotency-Key": "key-1"})
+    cyrillic = post(owner_api, URL, {"charges": [two_paid[1].pk], "amount": "full"}, **{"Idempotency-Key": "kеy-1"})
+
+    assert (latin.status_code, cyrillic.status_code) == (202, 202)
+    assert latin.json()["id"] != cyrillic.json()["id"]

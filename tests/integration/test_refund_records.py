@@ -11,9 +11,10 @@ from django.utils import timezone
 from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
+from flexbill.billing.idempotency import request_fingerprint
 from flexbill.billing.models import Refund
 from flexbill.billing.refusals import RefundRefused, Refusal
-from flexbill.billing.services.refunds import _release, request_fingerprint
+from flexbill.billing.services.refunds import _release
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
 from recording_stripe import recording_stripe
 from stripe_events import stripe_client, stripe_refund_for_reference

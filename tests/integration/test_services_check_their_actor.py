@@ -205,7 +205,6 @@ NOT_A_MEMBER_ACTION = {
     "validate_amount": "pure",
     "validate_currency": "pure",
     "validate_number": "pure",
-    "request_fingerprint": "pure",
     "approval_valid_for": "pure",
     "rejection_reason": "pure",
     "approvers_count": "read",

@@ -225,7 +225,7 @@ UI_ACTIONS = {
     "refund": ("/charges/{charge}/refund/", {"amount": "5.00", "reason": "requested_by_customer"}, "refund", True),
     "refund_batch": (
         "/refund-batches/",
-        {"charges": "{charge}", "amount_mode": "full", "reason": "other"},
+        {"charges": "{charge}", "amount_mode": "full", "reason": "other", "idempotency_key": "web-matrix"},
         "refund",
         True,
     ),

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flexbill.billing.services.refunds import request_fingerprint
+from flexbill.billing.idempotency import request_fingerprint
 from flexbill.currencies import STRIPE_CURRENCIES, normalize_currency
 
 pytestmark = pytest.mark.nostripe

@@ -3,6 +3,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 from django.test import Client
@@ -14,6 +15,7 @@ from flexbill.refund_batches.models import RefundBatch
 from flexbill.refund_batches.services import refund_batch_create, refund_batch_run
 
 pytestmark = pytest.mark.django_db
+KEY = {"idempotency_key": "web-0123456789abcdef"}  # the preview's one-time key, as the page sends it
 
 
 def signed_in(membership) -> Client:
@@ -67,7 +69,7 @@ def test_the_preview_of_a_percentage_shows_each_rounded_refund(org, owner_web, m
 def test_a_percentage_that_is_not_a_whole_number_from_1_to_100_is_refused_with_a_message(
     org, owner_web, paid_charge, typed
 ):
-    form = {"charges": str(paid_charge.pk), "amount_mode": "percent", "percent": typed, "reason": "other"}
+    form = {"charges": str(paid_charge.pk), "amount_mode": "percent", "percent": typed, "reason": "other", **KEY}
     response = owner_web.post("/refund-batches/", form)
     assert response.status_code == 400
     assert "Type a whole percentage from 1 to 100, like 50." in response.content.decode()
@@ -97,7 +99,13 @@ def test_starting_the_refund_queues_a_batch_and_opens_its_page(org, owner, owner
     charges = [make_paid_charge(org, amount=2000), make_paid_charge(org, amount=3000)]
     response = owner_web.post(
         "/refund-batches/",
-        {"charges": ",".join(str(c.pk) for c in charges), "amount_mode": "full", "reason": "duplicate", "note": "Oops"},
+        {
+            "charges": ",".join(str(c.pk) for c in charges),
+            "amount_mode": "full",
+            "reason": "duplicate",
+            "note": "Oops",
+            **KEY,
+        },
     )
 
     batch = RefundBatch.objects.get()
@@ -113,10 +121,14 @@ def test_starting_the_refund_queues_a_batch_and_opens_its_page(org, owner, owner
 def test_a_damaged_or_foreign_selection_is_refused_with_a_message(org, owner_web, make_org, make_paid_charge):
     theirs = make_paid_charge(make_org())
     for charges in ("1,,2", "abc", "1;DROP", "١"):
-        response = owner_web.post("/refund-batches/", {"charges": charges, "amount_mode": "full", "reason": "other"})
+        response = owner_web.post(
+            "/refund-batches/", {"charges": charges, "amount_mode": "full", "reason": "other", **KEY}
+        )
         assert response.status_code == 400
         assert "The selection was damaged; select the invoices again." in response.content.decode()
-    response = owner_web.post("/refund-batches/", {"charges": str(theirs.pk), "amount_mode": "full", "reason": "other"})
+    response = owner_web.post(
+        "/refund-batches/", {"charges": str(theirs.pk), "amount_mode": "full", "reason": "other", **KEY}
+    )
     assert response.status_code == 404
     assert f"No such charge: {theirs.pk}. Nothing was refunded." in response.content.decode()
     assert not RefundBatch.objects.exists()
@@ -125,7 +137,7 @@ def test_a_damaged_or_foreign_selection_is_refused_with_a_message(org, owner_web
 def test_members_who_may_not_refund_can_neither_preview_nor_start_a_batch(org, make_member, paid_charge):
     member = signed_in(make_member(org, "member"))
     assert member.post("/refund-batches/new/", {"invoice": [paid_charge.invoice_id]}).status_code == 403
-    response = member.post("/refund-batches/", {"charges": str(paid_charge.pk), "amount_mode": "full"})
+    response = member.post("/refund-batches/", {"charges": str(paid_charge.pk), "amount_mode": "full", **KEY})
     assert response.status_code == 403
     assert not RefundBatch.objects.exists()
 
@@ -201,3 +213,65 @@ def test_the_preview_says_which_refunds_would_wait_for_approval(org, owner_web, 
     approval_table = html[html.index('data-testid="preview-approval"') :]
     assert f'data-charge-id="{large.pk}"' in approval_table.split("</table>")[0]
     assert f'data-charge-id="{small.pk}"' not in approval_table.split("</table>")[0]
+
+
+def preview_form(html: str) -> dict:
+    """The hidden fields of the rendered preview's form, as the browser sends them."""
+    fields = dict(re.findall(r'<input type="hidden" name="(charges|idempotency_key)" value="([^"]*)"', html))
+    return {**fields, "amount_mode": "percent", "percent": "20", "reason": "other"}
+
+
+def test_each_rendering_of_the_preview_carries_its_own_one_time_key(org, owner_web, paid_charge):
+    first = preview_form(owner_web.post("/refund-batches/new/", {"invoice": [paid_charge.invoice_id]}).content.decode())
+    updated = preview_form(owner_web.post("/refund-batches/new/", first).content.decode())
+
+    assert re.fullmatch(r"web-[0-9a-f]{32}", first["idempotency_key"])
+    assert re.fullmatch(r"web-[0-9a-f]{32}", updated["idempotency_key"])
+    assert updated["idempotency_key"] != first["idempotency_key"]  # "Update preview" makes a new request
+    assert updated["charges"] == first["charges"] == str(paid_charge.pk)
+
+
+def test_the_bulk_refund_form_sent_twice_starts_one_batch_and_refunds_once(org, owner_web, make_paid_charge):
+    charges = [make_paid_charge(org, amount=2000), make_paid_charge(org, amount=3333)]
+    html = owner_web.post("/refund-batches/new/", {"invoice": [c.invoice_id for c in charges]}).content.decode()
+    form = preview_form(html)
+
+    first = owner_web.post("/refund-batches/", form)
+    double_click = owner_web.post("/refund-batches/", form)
+    batch = RefundBatch.objects.get()
+    assert first.status_code == double_click.status_code == 302
+    assert first["Location"] == double_click["Location"] == f"/refund-batches/{batch.pk}/"
+    assert refund_batch_run(batch_id=batch.pk, token=str(batch.claim_token))
+    # The browser sends the form again once the batch is done (back, "resubmit"): its page, no second 20 %.
+    resent = owner_web.post("/refund-batches/", form)
+
+    assert (resent.status_code, resent["Location"]) == (302, f"/refund-batches/{batch.pk}/")
+    assert RefundBatch.objects.count() == 1
+    assert sorted(Refund.objects.values_list("charge_id", "amount")) == [(charges[0].pk, 400), (charges[1].pk, 667)]
+
+
+def test_the_same_form_sent_again_with_another_amount_is_refused_with_a_message_and_a_new_key(
+    org, owner_web, paid_charge
+):
+    form = preview_form(owner_web.post("/refund-batches/new/", {"invoice": [paid_charge.invoice_id]}).content.decode())
+    owner_web.post("/refund-batches/", form)
+    RefundBatch.objects.update(status="done")  # its charges are free again
+
+    response = owner_web.post("/refund-batches/", {**form, "percent": "30"})
+
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert "This form already started a refund batch with other settings." in html
+    assert RefundBatch.objects.count() == 1
+    offered = preview_form(html)["idempotency_key"]
+    assert offered != form["idempotency_key"]
+    assert owner_web.post("/refund-batches/", {**form, "percent": "30", "idempotency_key": offered}).status_code == 302
+    assert list(RefundBatch.objects.order_by("pk").values_list("percent", flat=True)) == [20, 30]
+
+
+def test_a_bulk_refund_form_without_its_one_time_key_starts_nothing(org, owner_web, paid_charge):
+    response = owner_web.post("/refund-batches/", {"charges": str(paid_charge.pk), "amount_mode": "full"})
+
+    assert response.status_code == 400
+    assert "This form has expired; update the preview and start again." in response.content.decode()
+    assert not RefundBatch.objects.exists()

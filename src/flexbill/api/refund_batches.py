@@ -77,7 +77,9 @@ def batch_out(batch: RefundBatch) -> dict:
 
 
 @router.post("/refund-batches", response={202: RefundBatchOut, **ERRORS})
-def refund_batch_post(request, payload: RefundBatchIn):
+def refund_batch_post(request, payload: RefundBatchIn, idempotency_key: schemas.IdempotencyKey = None):
+    """A repeated Idempotency-Key answers with the batch the first request queued (202, as it stands now) and queues
+    nothing more; with another body it is a 409 idempotency_key_reused."""
     batch = refund_batch_create(
         actor=request.auth,
         charge_ids=payload.charges,
@@ -85,6 +87,8 @@ def refund_batch_post(request, payload: RefundBatchIn):
         reason=payload.reason,
         note=payload.note,
         on_queued=refund_batch_queued,
+        idempotency_key=idempotency_key,
+        request_body=schemas.body_as_received(request),
     )
     return Status(202, batch_out(batch))
 

@@ -1,12 +1,15 @@
 """Request and response shapes of the REST API (they are also its OpenAPI schema)."""
 
 import datetime as dt
+import json
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from ninja import Field, Query, Schema
+from django.http import HttpRequest
+from ninja import Field, Header, Query, Schema
 from pydantic import Strict
 
+from flexbill.billing.idempotency import MAX_KEY
 from flexbill.billing.rules import MAX_AMOUNT
 from flexbill.choices import ChargeSource, ChargeStatus, RecordedRefundMethod, RefundReason
 
@@ -18,6 +21,22 @@ Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 SearchText = Annotated[str | None, Query(max_length=200, pattern=NO_NUL)]
+
+# The key is checked by the service (billing/idempotency.py), not here, so every endpoint taking it refuses a bad
+# one with the same code and sentence (400 idempotency_key_invalid); the schema only describes the rule.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description=f"1 to {MAX_KEY} characters. A repeat with the same body answers with what the first request made.",
+    ),
+]
+
+
+def body_as_received(request: HttpRequest) -> dict:
+    """The JSON object the client sent, unknown fields included (the API's parser already accepted it): what a
+    repeated Idempotency-Key must repeat, field for field."""
+    return json.loads(request.body) if request.body else {}
 
 
 class Error(Schema):

@@ -1,11 +1,10 @@
 """REST API v1 (contract: docs/api.md, REST API). Handlers parse, call one service or selector, and shape
 the answer."""
 
-import json
 from typing import Annotated, Literal
 
 from django.http import HttpRequest, JsonResponse
-from ninja import Header, NinjaAPI, Path, Query, Status
+from ninja import NinjaAPI, Path, Query, Status
 from ninja.parser import Parser
 
 from flexbill.accounts.permissions import Permission
@@ -76,11 +75,6 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 
 def _actor(request: HttpRequest) -> Actor:
     return request.auth
-
-
-def _body_as_received(request: HttpRequest) -> dict:
-    """The JSON object the client sent, unknown fields included (the parser above already accepted it)."""
-    return json.loads(request.body) if request.body else {}
 
 
 # Customers --------------------------------------------------------------------------------------------------
@@ -226,7 +220,7 @@ def refund_create(
     request,
     charge_id: PathId,
     payload: schemas.RefundIn,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    idempotency_key: schemas.IdempotencyKey = None,
 ):
     charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
     refund = services.refund_create(
@@ -238,7 +232,7 @@ def refund_create(
         credit_note=payload.credit_note,
         idempotency_key=idempotency_key,
         currency=payload.currency,
-        request_body=_body_as_received(request),
+        request_body=schemas.body_as_received(request),
     )
     # 202: recorded and reserved, waiting for another person's approval before anything goes to Stripe.
     return Status(202 if refund.status == RefundStatus.AWAITING_APPROVAL else 201, refund_out(refund))

@@ -22,6 +22,10 @@ class RefundBatch(models.Model):
     percent = models.PositiveSmallIntegerField(null=True, blank=True)
     reason = models.CharField(max_length=30, choices=RefundReason.choices)
     note = models.CharField(max_length=1000, blank=True)
+    # The request's Idempotency-Key (the API's header, the web form's one-time key) and what it asked: a repeat
+    # answers with this batch instead of queuing another (billing/idempotency.py).
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=RefundBatchStatus.choices, default=RefundBatchStatus.QUEUED)
     # The worker running the batch holds it until then; if it dies, another worker resumes the batch after that.
     claimed_until = models.DateTimeField(null=True, blank=True)
@@ -37,7 +41,13 @@ class RefundBatch(models.Model):
                 condition=(Q(amount_mode=RefundBatchAmount.FULL) & Q(percent__isnull=True))
                 | (Q(amount_mode=RefundBatchAmount.PERCENT) & Q(percent__gte=1) & Q(percent__lte=100)),
                 name="refund_batch_amount_valid",
-            )
+            ),
+            # Two identical requests racing: the second insert fails and answers with the first one's batch.
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="refund_batch_idempotency_key_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "-id"], name="refund_batch_org_newest"),

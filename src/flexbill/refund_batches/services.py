@@ -5,13 +5,14 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from flexbill.accounts.models import Membership, Organization
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import SYSTEM, Actor, audit_record
+from flexbill.billing.idempotency import idempotency_key_check, request_fingerprint, same_request_check
 from flexbill.billing.models import Charge, Refund
 from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.billing.services.refunds import MAX_NOTE, refund_create, refund_settle
@@ -34,12 +35,17 @@ def refund_batch_create(
     reason: str = RefundReason.REQUESTED_BY_CUSTOMER,
     note: str = "",
     on_queued=None,
+    idempotency_key: str | None = None,
+    request_body: dict | None = None,
 ) -> RefundBatch:
     """Queue a refund of `charge_ids` (percent None: in full; else that whole percent of each charge).
 
     The batch is refused whole before anything is sent: without refund permission (403), with no charge, more than
     rules.MAX_CHARGES, a charge named twice or a bad amount (400), a charge of another organization (404), or a
     charge still in an unfinished batch (409).
+    `idempotency_key`: a request repeating it answers with the batch the first one queued, and queues nothing; it
+    must be the same request (`request_body`, the API's JSON body as received; without one, the arguments), or it
+    is refused (409 idempotency_key_reused).
     `on_queued(batch)` runs after commit: it queues the worker's first run, with the batch's claim_token.
     """
     actor.require(Permission.CHARGES_REFUND, refusal=Refusal.PERMISSION_DENIED.sentence)
@@ -53,6 +59,14 @@ def refund_batch_create(
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise InvalidInput(f"note must be at most {MAX_NOTE} characters.", code="note_invalid")
+    idempotency_key_check(idempotency_key)
+    if request_body is None:
+        request_body = {"charges": ids, "percent": percent, "reason": reason, "note": note}
+    fingerprint = request_fingerprint(None, request_body)
+    # Before the charges are checked: a retry of a batch still running would find them in it (charge_in_batch).
+    existing = _batch_for_key(actor.organization_id, idempotency_key)
+    if existing is not None:
+        return _replay(existing, fingerprint)
     organization = Organization.objects.get(pk=actor.organization_id)
     found = set(Charge.objects.filter(organization=organization, pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
@@ -60,38 +74,65 @@ def refund_batch_create(
         shown = ", ".join(str(i) for i in missing[:10]) + (" …" if len(missing) > 10 else "")
         raise NotFound(f"No such charge: {shown}. Nothing was refunded.", code="charge_not_found")
 
-    with transaction.atomic():
-        # Two batches started at once with a charge in common (a double click, two people): the charge rows are
-        # locked, so the second waits, then sees the first's items and is refused (SQLite: one writer at a time).
-        list(Charge.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk").values_list("pk"))
-        _refuse_charges_in_unfinished_batches(ids)
-        batch = RefundBatch.objects.create(
-            organization=organization,
-            membership_id=actor.membership_id,
-            created_by_id=actor.user_id,
-            amount_mode=RefundBatchAmount.FULL if percent is None else RefundBatchAmount.PERCENT,
-            percent=percent,
-            reason=reason,
-            note=note,
-            status=RefundBatchStatus.QUEUED,
-            # Held for the run queued below (on_queued); if it never runs, the batch is due once this ends.
-            claim_token=uuid.uuid4(),
-            claimed_until=timezone.now() + timedelta(seconds=settings.FLEXBILL_REFUND_BATCH_LEASE_SECONDS),
-        )
-        RefundBatchItem.objects.bulk_create(
-            RefundBatchItem(batch=batch, position=n, charge_id=charge_id) for n, charge_id in enumerate(ids, 1)
-        )
-        audit_record(
-            organization_id=organization.pk,
-            actor=actor,
-            action="refund_batch.queued",
-            obj=batch,
-            after={"status": batch.status, "total": len(ids), "amount": amount_label(batch), "reason": reason},
-            message=note,
-        )
-        if on_queued is not None:
-            transaction.on_commit(lambda: on_queued(batch))
+    try:
+        with transaction.atomic():
+            # Two batches started at once with a charge in common (a double click, two people): the charge rows are
+            # locked, so the second waits, then sees the first's items and is refused (SQLite: one writer at a time).
+            list(Charge.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk").values_list("pk"))
+            # The same request sent twice at once (a client's retry of a timed-out POST) waited here for the first:
+            # answer with its batch rather than refuse its charges as taken by it.
+            existing = _batch_for_key(organization.pk, idempotency_key)
+            if existing is not None:
+                return _replay(existing, fingerprint)
+            _refuse_charges_in_unfinished_batches(ids)
+            batch = RefundBatch.objects.create(
+                organization=organization,
+                membership_id=actor.membership_id,
+                created_by_id=actor.user_id,
+                amount_mode=RefundBatchAmount.FULL if percent is None else RefundBatchAmount.PERCENT,
+                percent=percent,
+                reason=reason,
+                note=note,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+                status=RefundBatchStatus.QUEUED,
+                # Held for the run queued below (on_queued); if it never runs, the batch is due once this ends.
+                claim_token=uuid.uuid4(),
+                claimed_until=timezone.now() + timedelta(seconds=settings.FLEXBILL_REFUND_BATCH_LEASE_SECONDS),
+            )
+            RefundBatchItem.objects.bulk_create(
+                RefundBatchItem(batch=batch, position=n, charge_id=charge_id) for n, charge_id in enumerate(ids, 1)
+            )
+            audit_record(
+                organization_id=organization.pk,
+                actor=actor,
+                action="refund_batch.queued",
+                obj=batch,
+                after={"status": batch.status, "total": len(ids), "amount": amount_label(batch), "reason": reason},
+                message=note,
+            )
+            if on_queued is not None:
+                transaction.on_commit(lambda: on_queued(batch))
+    except IntegrityError:
+        # The same key raced in without sharing a charge lock with this request (refund_batch_idempotency_key_unique
+        # refused the second insert): answer with the first one's batch, or 409 if it asked something else.
+        existing = _batch_for_key(organization.pk, idempotency_key)
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint)
     return batch
+
+
+def _batch_for_key(organization_id: int, idempotency_key: str | None) -> RefundBatch | None:
+    if idempotency_key is None:
+        return None
+    return RefundBatch.objects.filter(organization_id=organization_id, idempotency_key=idempotency_key).first()
+
+
+def _replay(existing: RefundBatch, fingerprint: str) -> RefundBatch:
+    """The batch a repeated request queued, as it stands now; nothing is queued again (its worker runs it)."""
+    same_request_check(existing.request_fingerprint, fingerprint)
+    return existing
 
 
 def _refuse_charges_in_unfinished_batches(ids: list[int]) -> None:

@@ -15,7 +15,13 @@ from flexbill.refund_batches.services import batch_counts, refund_batch_create
 from flexbill.refund_batches.tasks import refund_batch_queued
 
 from .access import is_htmx, member_view, requires
-from .refund_batch_forms import BatchCreateForm, BulkRefundForm, InvoiceSelectionForm
+from .refund_batch_forms import BatchCreateForm, BulkRefundForm, InvoiceSelectionForm, new_idempotency_key
+
+# The service's 409 idempotency_key_reused, in the words of the form.
+FORM_ALREADY_USED = (
+    "This form already started a refund batch with other settings. Nothing more was queued; update the preview to "
+    "start another."
+)
 
 
 @require_POST
@@ -25,7 +31,7 @@ def refund_batch_new(request):
     """The preview: what refunding the selection would do, checked as each refund will be. Nothing is sent."""
     organization = request.membership.organization
     if "charges" in request.POST:  # "Update preview" on the preview itself: the charges it already showed
-        form = BatchCreateForm(request.POST)
+        form = BatchCreateForm(_with_new_key(request.POST))
         charge_ids = form.clean_charges_or_none()
         charges = batch_selectors.charges_by_ids(organization=organization, charge_ids=charge_ids or [])
     else:  # from the invoice list
@@ -38,9 +44,19 @@ def refund_batch_new(request):
             invoices = selectors.invoice_filter(organization=organization).filter(pk__in=selection.invoice_ids())
         charges = batch_selectors.charges_of_invoices(organization=organization, invoices=invoices)
         form = BatchCreateForm(
-            initial={"amount_mode": RefundBatchAmount.FULL, "charges": ",".join(str(c.pk) for c in charges[:1000])}
+            initial={
+                "amount_mode": RefundBatchAmount.FULL,
+                "charges": ",".join(str(c.pk) for c in charges[:1000]),
+                "idempotency_key": new_idempotency_key(),
+            }
         )
     return _preview(request, form, charges)
+
+
+def _with_new_key(data):
+    data = data.copy()
+    data["idempotency_key"] = new_idempotency_key()
+    return data
 
 
 def _preview(request, form: BulkRefundForm, charges, *, status: int = 200):
@@ -79,11 +95,17 @@ def _batch_create(request):
                 reason=form.cleaned_data["reason"],
                 note=form.cleaned_data["note"],
                 on_queued=refund_batch_queued,
+                idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except (InvalidInput, NotFound, Conflict, RefundRefused) as exc:
-            form.add_error(None, exc.detail)
+            if exc.code == "idempotency_key_reused":  # the same form sent again, changed: a new key to start anew
+                form = BatchCreateForm(_with_new_key(request.POST))
+                form.is_valid()
+                form.add_error(None, FORM_ALREADY_USED)
+            else:
+                form.add_error(None, exc.detail)
             status = exc.status
-        else:
+        else:  # the batch this form started, also when it is sent again (a double click, the browser's retry)
             return redirect("web:refund_batch", batch_id=batch.pk)
     else:
         status = 400

@@ -1,8 +1,6 @@
 """Issuing refunds through Stripe (docs/rules.md, rule 5): record first, reserve, call Stripe, then store what it
 said."""
 
-import hashlib
-import json
 import logging
 from datetime import datetime, timedelta
 
@@ -12,12 +10,13 @@ from django.utils import timezone
 
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.services import SYSTEM, Actor, audit_event, audit_record
-from flexbill.errors import Conflict, InvalidInput, StripeFailed
+from flexbill.errors import InvalidInput, StripeFailed
 from flexbill.outbox.events import REFUND_AWAITING_APPROVAL, REFUND_CANCELED, REFUND_CREATED, refund_event
 from flexbill.stripe_gateway.client import REFUND_ID_KEY, REFUND_REFERENCE_KEY, gateway_for
 from flexbill.stripe_gateway.types import RefundInfo, StripeGatewayError
 
 from .. import approval_rules, rules
+from ..idempotency import idempotency_key_check, request_fingerprint, same_request_check
 from ..models import Charge, Refund, RefundOrigin, RefundReason, RefundStatus
 from ..refusals import RefundRefused, Refusal
 from .derive import Recorded, charge_refresh, invoice_figures
@@ -52,8 +51,7 @@ def refund_create(
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise InvalidInput(f"note must be at most {MAX_NOTE} characters.", code="note_invalid")
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
-        raise InvalidInput("Idempotency-Key must be 1 to 255 characters.", code="idempotency_key_invalid")
+    idempotency_key_check(idempotency_key)
     if request_body is None:
         request_body = {
             "amount": amount,
@@ -275,22 +273,12 @@ def _refund_for_key(organization_id: int, idempotency_key: str | None) -> Refund
 
 
 def _replay(existing: Refund, fingerprint: str) -> Refund:
-    if existing.request_fingerprint != fingerprint:
-        raise Conflict(
-            "This Idempotency-Key was already used with different parameters.", code="idempotency_key_reused"
-        )
+    same_request_check(existing.request_fingerprint, fingerprint)
     # A retry of a request whose Stripe call never confirmed: settle it now, once the first attempt is over.
     in_flight_for = timedelta(seconds=settings.FLEXBILL_STRIPE_TIMEOUT * (settings.FLEXBILL_STRIPE_MAX_RETRIES + 1) + 5)
     if existing.status == RefundStatus.REQUESTED and timezone.now() - existing.sent_since > in_flight_for:
         return refund_settle(refund=existing, resend=True)
     return existing
-
-
-def request_fingerprint(charge_id: int, body: dict) -> str:
-    """One hash per request meaning: every field as received, so an added, dropped or changed field (its type
-    too: 100, 100.0, "100" and true differ) changes it, and only the order of the keys and spacing do not."""
-    payload = json.dumps({"charge": charge_id, "body": body}, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def refund_cancel_locked(
