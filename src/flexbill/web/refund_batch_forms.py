@@ -1,16 +1,15 @@
 """Forms of bulk refunds: which invoices are selected in the list, and how much each charge is refunded."""
 
 import re
-import uuid
 
 from django import forms
 
-from flexbill.billing.idempotency import MAX_KEY
 from flexbill.billing.services.refunds import MAX_NOTE
 from flexbill.choices import RefundBatchAmount, RefundReason
 from flexbill.refund_batches.rules import MAX_CHARGES
 
 from .forms import InvoiceFilterForm
+from .idempotency_keys import IdempotencyKeyField
 
 _ID_LIST = re.compile(r"^[0-9]{1,19}(,[0-9]{1,19})*$")
 
@@ -69,11 +68,7 @@ class BatchCreateForm(BulkRefundForm):
     preview's one-time key: a double click or the browser sending the form again starts one batch, not two."""
 
     charges = forms.CharField(widget=forms.HiddenInput, max_length=20 * MAX_CHARGES + 20)
-    idempotency_key = forms.CharField(
-        widget=forms.HiddenInput,
-        max_length=MAX_KEY,
-        error_messages={"required": "This form has expired; update the preview and start again."},
-    )
+    idempotency_key = IdempotencyKeyField(expired="This form has expired; update the preview and start again.")
 
     def clean_charges(self):
         ids = parse_ids(self.cleaned_data["charges"])
@@ -84,12 +79,6 @@ class BatchCreateForm(BulkRefundForm):
     def clean_charges_or_none(self) -> list[int] | None:
         """The charges field as sent, whether or not the rest of the form is valid."""
         return parse_ids(str(self.data.get("charges", ""))[: 20 * MAX_CHARGES + 20])
-
-
-def new_idempotency_key() -> str:
-    """A key for one rendering of the preview: every rendering gets its own, so changing the amount and updating the
-    preview starts a new batch, while sending the same form twice starts one."""
-    return f"web-{uuid.uuid4().hex}"
 
 
 def parse_ids(text: str) -> list[int] | None:

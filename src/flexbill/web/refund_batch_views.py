@@ -15,7 +15,8 @@ from flexbill.refund_batches.services import batch_counts, refund_batch_create
 from flexbill.refund_batches.tasks import refund_batch_queued
 
 from .access import is_htmx, member_view, requires
-from .refund_batch_forms import BatchCreateForm, BulkRefundForm, InvoiceSelectionForm, new_idempotency_key
+from .idempotency_keys import KEY_REUSED, new_idempotency_key, with_new_key
+from .refund_batch_forms import BatchCreateForm, BulkRefundForm, InvoiceSelectionForm
 
 # The service's 409 idempotency_key_reused, in the words of the form.
 FORM_ALREADY_USED = (
@@ -31,7 +32,7 @@ def refund_batch_new(request):
     """The preview: what refunding the selection would do, checked as each refund will be. Nothing is sent."""
     organization = request.membership.organization
     if "charges" in request.POST:  # "Update preview" on the preview itself: the charges it already showed
-        form = BatchCreateForm(_with_new_key(request.POST))
+        form = BatchCreateForm(with_new_key(request.POST))
         charge_ids = form.clean_charges_or_none()
         charges = batch_selectors.charges_by_ids(organization=organization, charge_ids=charge_ids or [])
     else:  # from the invoice list
@@ -51,12 +52,6 @@ def refund_batch_new(request):
             }
         )
     return _preview(request, form, charges)
-
-
-def _with_new_key(data):
-    data = data.copy()
-    data["idempotency_key"] = new_idempotency_key()
-    return data
 
 
 def _preview(request, form: BulkRefundForm, charges, *, status: int = 200):
@@ -98,8 +93,8 @@ def _batch_create(request):
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except (InvalidInput, NotFound, Conflict, RefundRefused) as exc:
-            if exc.code == "idempotency_key_reused":  # the same form sent again, changed: a new key to start anew
-                form = BatchCreateForm(_with_new_key(request.POST))
+            if exc.code == KEY_REUSED:  # the same form sent again, changed: a new key to start anew
+                form = BatchCreateForm(with_new_key(request.POST))
                 form.is_valid()
                 form.add_error(None, FORM_ALREADY_USED)
             else:
