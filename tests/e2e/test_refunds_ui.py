@@ -127,7 +127,13 @@ def test_member_never_sees_send_refund_and_a_forged_refund_post_is_refused_with_
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     response = page.request.post(
         f"/charges/{charge.pk}/refund/",
-        form={"csrfmiddlewaretoken": token, "amount": "80.00", "reason": "requested_by_customer", "note": ""},
+        form={
+            "csrfmiddlewaretoken": token,
+            "amount": "80.00",
+            "reason": "requested_by_customer",
+            "note": "",
+            "idempotency_key": "web-forged",
+        },
         headers={"X-CSRFToken": token, "Referer": page.url},
     )
     assert response.status == 403

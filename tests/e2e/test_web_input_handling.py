@@ -5,6 +5,7 @@ import pytest
 from flexbill.billing.models import Refund
 
 pytestmark = pytest.mark.django_db
+KEY = {"idempotency_key": "web-0123456789abcdef"}  # the refund dialog's one-time key, as the page sends it
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_another_organizations_charge_is_not_found(owner_client, make_org, make_
 @pytest.mark.parametrize("amount", ["abc", "", "-5", "1e3", "NaN", "0", "12.345", "9" * 40])
 def test_refund_amounts_that_are_not_money_are_refused_next_to_the_field(owner_client, paid_charge, amount):
     response = owner_client.post(
-        f"/charges/{paid_charge.pk}/refund/", {"amount": amount, "reason": "other"}, HTTP_HX_REQUEST="true"
+        f"/charges/{paid_charge.pk}/refund/", {"amount": amount, "reason": "other", **KEY}, HTTP_HX_REQUEST="true"
     )
     assert response.status_code == 200
     assert b'class="field-error"' in response.content
@@ -38,7 +39,7 @@ def test_refund_amounts_that_are_not_money_are_refused_next_to_the_field(owner_c
 
 
 def test_unknown_refund_reason_and_mark_action_are_refused(owner_client, paid_charge):
-    response = owner_client.post(f"/charges/{paid_charge.pk}/refund/", {"amount": "1.00", "reason": "because"})
+    response = owner_client.post(f"/charges/{paid_charge.pk}/refund/", {"amount": "1.00", "reason": "because", **KEY})
     assert response.status_code == 200 and b'class="field-error"' in response.content
     assert owner_client.post(f"/charges/{paid_charge.pk}/mark-refunded/explode/").status_code == 404
 

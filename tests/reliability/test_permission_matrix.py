@@ -222,7 +222,12 @@ def test_api_mutations_are_allowed_exactly_to_the_roles_holding_their_permission
 
 # UI actions: (path, form data, permission, object of the organization named in the path?)
 UI_ACTIONS = {
-    "refund": ("/charges/{charge}/refund/", {"amount": "5.00", "reason": "requested_by_customer"}, "refund", True),
+    "refund": (
+        "/charges/{charge}/refund/",
+        {"amount": "5.00", "reason": "requested_by_customer", "idempotency_key": "web-matrix"},
+        "refund",
+        True,
+    ),
     "refund_batch": (
         "/refund-batches/",
         {"charges": "{charge}", "amount_mode": "full", "reason": "other", "idempotency_key": "web-matrix"},

@@ -94,7 +94,7 @@ def test_the_refund_dialog_says_beforehand_that_a_large_refund_will_wait(org, te
     assert "will wait for approval" not in small
     assert "will wait for approval" in large
 
-    form = {"amount": "60", "reason": "requested_by_customer"}
+    form = {"amount": "60", "reason": "requested_by_customer", "idempotency_key": "web-0123456789abcdef"}
     sent = client.post(f"/charges/{paid_charge.pk}/refund/", form, HTTP_HX_REQUEST="true").content.decode()
     assert "is waiting for approval" in sent
     assert Refund.objects.get(charge=paid_charge).status == "awaiting_approval"

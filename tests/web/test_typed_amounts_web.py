@@ -7,6 +7,7 @@ from flexbill.billing import stripe_reads
 from flexbill.billing.models import CreditNote, Refund
 
 pytestmark = pytest.mark.django_db
+KEY = {"idempotency_key": "web-0123456789abcdef"}  # the refund dialog's one-time key, as the page sends it
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def stripe_refund_amounts(charge) -> list[int]:
 def test_refund_of_12_50_typed_the_german_way_refunds_exactly_1250_in_stripe(signed_in, german_charge):
     client = signed_in(german_charge.organization)
 
-    response = client.post(f"/charges/{german_charge.pk}/refund/", {"amount": "12,50", "reason": "other"})
+    response = client.post(f"/charges/{german_charge.pk}/refund/", {"amount": "12,50", "reason": "other", **KEY})
 
     assert response.status_code == 302
     assert list(Refund.objects.filter(charge=german_charge).values_list("amount", flat=True)) == [1250]
@@ -48,7 +49,9 @@ def test_refund_of_12_50_with_a_comma_in_an_en_us_organization_is_refused_and_re
     client = signed_in(american_euro_charge.organization)
 
     response = client.post(
-        f"/charges/{american_euro_charge.pk}/refund/", {"amount": "12,50", "reason": "other"}, HTTP_HX_REQUEST="true"
+        f"/charges/{american_euro_charge.pk}/refund/",
+        {"amount": "12,50", "reason": "other", **KEY},
+        HTTP_HX_REQUEST="true",
     )
 
     assert response.status_code == 200
@@ -61,7 +64,7 @@ def test_refund_of_12_50_with_a_comma_in_an_en_us_organization_is_refused_and_re
 def test_refund_typed_with_digits_other_than_0_to_9_is_refused_and_refunds_nothing(signed_in, german_charge, typed):
     client = signed_in(german_charge.organization)
 
-    response = client.post(f"/charges/{german_charge.pk}/refund/", {"amount": typed, "reason": "other"})
+    response = client.post(f"/charges/{german_charge.pk}/refund/", {"amount": typed, "reason": "other", **KEY})
 
     assert response.status_code == 200 and "digits 0-9" in response.content.decode()
     assert not Refund.objects.filter(charge=german_charge).exists()

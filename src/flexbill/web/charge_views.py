@@ -14,8 +14,15 @@ from flexbill.errors import Conflict, InvalidInput, StripeFailed
 
 from .access import error_page, is_htmx, member_view
 from .forms import RefundForm
+from .idempotency_keys import KEY_REUSED, new_idempotency_key, with_new_key
 from .money import AmountError, format_money, parse_major
 from .views import invoice_context
+
+# The service's 409 idempotency_key_reused, in the dialog's words: the first refund stands, this one waits for a click.
+FORM_ALREADY_USED = (
+    "This form already sent a refund with a different amount, reason, note or credit note, so nothing more was "
+    "refunded; that refund is on the invoice. To send this one as well, check it and press Send Refund again."
+)
 
 
 def _charge(request, charge_id: int):
@@ -69,7 +76,8 @@ def charge_refund(request, charge_id: int):
     locale = request.membership.organization.locale
     if request.method == "GET":
         eligibility = _eligibility(request, charge)
-        form = RefundForm(currency=charge.currency, locale=locale, initial={"amount": eligibility.amount})
+        initial = {"amount": eligibility.amount, "idempotency_key": new_idempotency_key()}
+        form = RefundForm(currency=charge.currency, locale=locale, initial=initial)
         context = {"eligibility": eligibility, "preview": _preview(request, charge, eligibility.amount)}
         return render(request, "web/partials/refund_form.html", {"charge": charge, "form": form, **context})
 
@@ -82,11 +90,16 @@ def charge_refund(request, charge_id: int):
                 return error_page(request, status=403, title="Not allowed", detail=exc.detail)
             form.add_domain_error(exc, form.ERROR_FIELDS)
         except (InvalidInput, Conflict, StripeFailed) as exc:
-            form.add_domain_error(exc, form.ERROR_FIELDS)
-        else:
+            if exc.code == KEY_REUSED:
+                form = _refused_with_new_key(request, charge, FORM_ALREADY_USED)
+            else:
+                form.add_domain_error(exc, form.ERROR_FIELDS)
+        else:  # also the answer to the same form sent again: the refund it already made, never a second one
             sent = format_money(refund.amount, refund.currency, locale)  # as it was previewed, in the org's format
             extra = {"refund": refund, "sent": sent}
             return _done(request, charge, template="web/partials/refund_sent.html", extra=extra)
+    elif form.has_error("idempotency_key"):  # sent without its key: nothing is refunded on a guess
+        form = _refused_with_new_key(request, charge, form.errors["idempotency_key"][0])
     # The form's own errors say what is wrong; the preview only repeats the amount as understood.
     preview = _preview(request, charge, form.cleaned_data.get("amount"), explain=False)
     return render(
@@ -94,6 +107,16 @@ def charge_refund(request, charge_id: int):
         "web/partials/refund_form.html",
         {"charge": charge, "form": form, "eligibility": None, "preview": preview},
     )
+
+
+def _refused_with_new_key(request, charge, message: str) -> RefundForm:
+    """The dialog as it was sent, saying why nothing was refunded, with a fresh one-time key: sending it now is the
+    person's deliberate choice."""
+    locale = request.membership.organization.locale
+    form = RefundForm(with_new_key(request.POST), currency=charge.currency, locale=locale)
+    form.is_valid()
+    form.add_error(None, message)
+    return form
 
 
 @require_GET

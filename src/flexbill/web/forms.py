@@ -14,6 +14,7 @@ from flexbill.choices import (
 )
 from flexbill.outgoing.models import EVENT_TYPES
 
+from .idempotency_keys import IdempotencyKeyField
 from .money import DEFAULT_LOCALE, AmountError, parse_major, to_major
 
 
@@ -70,10 +71,16 @@ class CurrencyForm(forms.Form):
 
 
 class RefundForm(CurrencyForm):
+    """Send refund, with the dialog's one-time key: the same dialog sent twice makes one refund (docs/rules.md,
+    rule 13)."""
+
     amount = MoneyField(max_length=30)
     reason = forms.ChoiceField(choices=RefundReason.choices, initial=RefundReason.REQUESTED_BY_CUSTOMER)
     note = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
     credit_note = forms.BooleanField(required=False, label="Also issue a credit note for this amount")
+    idempotency_key = IdempotencyKeyField(
+        expired="This form had expired, so nothing was refunded. Check the refund and press Send Refund again."
+    )
 
     ERROR_FIELDS = {
         "amount_too_large": "amount",
