@@ -8,7 +8,10 @@ from flexbill.choices import ActorType
 class AuditEvent(models.Model):
     """Append-only record of a change of money or status: who, what, on which object, before and after."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_events")
+    # No index of its own: every index of this table leads with the organization (Meta.indexes).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="audit_events", db_index=False
+    )
     actor_type = models.CharField(max_length=10, choices=ActorType.choices)
     actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_label = models.CharField(max_length=255)

@@ -60,7 +60,8 @@ class PaymentMethod(models.Model):
 
 
 class Invoice(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invoices")
+    # No index of its own: every index of this table leads with the organization (Meta.indexes).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invoices", db_index=False)
     number = models.CharField(max_length=40)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
     currency = models.CharField(max_length=3)
@@ -124,7 +125,8 @@ class InvoiceLine(models.Model):
 class Charge(models.Model):
     """A payment against an invoice: through Stripe, or recorded from another system."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="charges")
+    # No index of its own: every index of this table leads with the organization (Meta.indexes).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="charges", db_index=False)
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="charges")
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
@@ -190,7 +192,8 @@ class Charge(models.Model):
 
 
 class Refund(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="refunds")
+    # No index of its own: every index of this table leads with the organization (Meta.indexes).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="refunds", db_index=False)
     charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="refunds")
     # Sent to Stripe as metadata and inside the idempotency key, so a refund flexbill issued is recognised
     # when Stripe reports it back, even if flexbill crashed before storing Stripe's id.
@@ -277,7 +280,8 @@ class WebhookEvent(models.Model):
     summary: the first bytes of its body, its size and its SHA-256.
     """
 
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE)
+    # No index of its own: webhook_org_event leads with the organization.
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, db_index=False)
     org_slug = models.CharField(max_length=100)
     event_id = models.CharField(max_length=255, null=True, blank=True)
     event_type = models.CharField(max_length=100, blank=True)
