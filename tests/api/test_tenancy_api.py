@@ -72,6 +72,11 @@ def test_another_organizations_refunds_and_audit_are_not_listed(owner_api, their
     assert owner_api.get(f"/api/v1/invoices?customer={theirs['invoice'].customer_id}").json()["items"] == []
 
 
+@pytest.mark.parametrize("query", ["", "status=paid&payment_method=stripe_card", "search=a", "search=INV"])
+def test_another_organizations_invoices_are_not_listed_whatever_the_filters(owner_api, theirs, query):
+    assert owner_api.get(f"/api/v1/invoices?{query}").json()["items"] == []
+
+
 def test_request_without_token_is_a_401(api_client, theirs):
     anonymous = api_client()
     assert_error(anonymous.get("/api/v1/invoices"), 401, "unauthenticated")
