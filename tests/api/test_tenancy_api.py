@@ -3,6 +3,7 @@
 import pytest
 
 from api_calls import assert_error, post
+from flexbill.accounts.services import api_token_create
 from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Refund
@@ -92,6 +93,14 @@ def test_request_with_a_bad_token_is_a_401(header, theirs):
     assert_error(client.get("/api/v1/invoices"), 401)
     assert_error(post(client, f"/api/v1/charges/{theirs['charge'].pk}/refunds", {"amount": 100}), 401)
     unchanged(theirs)
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_the_bearer_scheme_is_read_in_any_case(owner, scheme):
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"{scheme} {api_token_create(membership=owner)}")
+    assert client.get("/api/v1/invoices").status_code == 200
 
 
 @pytest.mark.parametrize(
