@@ -9,6 +9,7 @@ import pytest
 from django.core.cache import caches
 from django.test import Client
 
+from flexbill.accounts.api_callers import api_callers_forget
 from flexbill.accounts.models import Membership, Organization
 from flexbill.accounts.permissions import Permission
 from flexbill.accounts.services import api_token_create, custom_role_create, organization_create, user_create
@@ -76,6 +77,7 @@ def _fast_password_hashing(settings):
 def _fresh_local_cache():
     """Per-process lookups cached by id must not leak from one test's rolled-back data into the next."""
     caches["local"].clear()
+    api_callers_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -113,12 +113,13 @@ MIDDLEWARE = [
     "flexbill.api.middleware.ApiErrorsAsJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "flexbill.security.SecurityHeadersMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # flexbill.web_only.*: Django's and WhiteNoise's own, run for the web UI and passed over under /api/.
+    "flexbill.web_only.WhiteNoiseMiddleware",
+    "flexbill.web_only.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "flexbill.web_only.AuthenticationMiddleware",
+    "flexbill.web_only.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -95,3 +95,11 @@ def admin_client_platform(db, client):
     staff = get_user_model().objects.create_superuser("staff@example.com", "staff@example.com", "correct-horse-1")
     client.force_login(staff)
     return client
+
+
+def test_each_request_gets_its_own_copy_of_the_cached_organization(org, owner, api_client):
+    client = api_client(owner)
+    first, second = (client.get("/api/v1/invoices").wsgi_request for _ in range(2))
+
+    assert first.api_organization == second.api_organization == org
+    assert first.api_organization is not second.api_organization  # what one request loads or changes stays its own

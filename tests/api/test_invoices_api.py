@@ -1,10 +1,15 @@
 """Invoices and charges through the REST API: creation, filters, cursor pagination, detail."""
 
+import json
+
 import pytest
+from django.http import JsonResponse
 
 from api_calls import post
+from flexbill.api.serializers import invoice_summary
 from flexbill.audit.services import SYSTEM, Actor
-from flexbill.billing import services
+from flexbill.billing import selectors, services
+from flexbill.billing.models import Invoice
 
 
 @pytest.fixture
@@ -134,6 +139,34 @@ def test_invoice_list_filters_by_customer(owner_api, invoices):
 def test_invoice_list_filters_combine(owner_api, invoices):
     url = f"/api/v1/invoices?customer={invoices['ada'].pk}&payment_method=stripe_card&status=awaiting_payment"
     assert ids(owner_api.get(url)) == {invoices["card"].pk}
+
+
+def test_invoice_list_answers_each_invoices_summary_newest_first(org, owner_api, invoices):
+    newest_first = Invoice.objects.filter(organization=org).select_related("customer").order_by("-id")
+    assert len(newest_first) == 4 and newest_first[1].status != newest_first[0].status
+    expected = JsonResponse({"items": [invoice_summary(invoice) for invoice in newest_first], "next_cursor": None})
+
+    response = owner_api.get("/api/v1/invoices")
+
+    assert response["Content-Type"] == "application/json"
+    # What the models serialise to, field for field, type for type and in the same order (spacing aside).
+    assert response.json() == json.loads(expected.content)
+    assert [list(item) for item in response.json()["items"]] == [
+        list(item) for item in json.loads(expected.content)["items"]
+    ]
+
+
+@pytest.mark.parametrize("search", ["ada", "ADA", "lovelace", "inv-", "50%", "%", "_", "x_y", "\\", "o", "none"])
+def test_invoice_list_search_finds_what_the_web_list_finds(org, owner_api, make_invoice, search):
+    """Customer name or invoice number, any case; % _ and \\ are taken literally (the web UI's invoice_filter)."""
+    for name in ("Ada Lovelace", "50% Off Ltd", "x_y Coworking", "Back\\slash Ltd", "xay"):
+        customer = services.customer_create(organization=org, name=name, email="a@example.com", actor=SYSTEM)
+        make_invoice(org, customer)
+    web = set(selectors.invoice_filter(organization=org, search=search).values_list("id", flat=True))
+
+    assert ids(owner_api.get("/api/v1/invoices", {"search": search})) == web
+    if search in ("%", "_", "\\"):
+        assert len(web) == 1  # the one customer whose name holds the character
 
 
 @pytest.mark.parametrize("query", ["status=unknown", "payment_method=bitcoin", "customer=abc", "customer=0"])

@@ -3,6 +3,7 @@
 import pytest
 
 from api_calls import assert_error, post
+from flexbill.accounts.services import api_token_create
 from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, CreditNote, Refund
@@ -72,6 +73,11 @@ def test_another_organizations_refunds_and_audit_are_not_listed(owner_api, their
     assert owner_api.get(f"/api/v1/invoices?customer={theirs['invoice'].customer_id}").json()["items"] == []
 
 
+@pytest.mark.parametrize("query", ["", "status=paid&payment_method=stripe_card", "search=a", "search=INV"])
+def test_another_organizations_invoices_are_not_listed_whatever_the_filters(owner_api, theirs, query):
+    assert owner_api.get(f"/api/v1/invoices?{query}").json()["items"] == []
+
+
 def test_request_without_token_is_a_401(api_client, theirs):
     anonymous = api_client()
     assert_error(anonymous.get("/api/v1/invoices"), 401, "unauthenticated")
@@ -87,6 +93,14 @@ def test_request_with_a_bad_token_is_a_401(header, theirs):
     assert_error(client.get("/api/v1/invoices"), 401)
     assert_error(post(client, f"/api/v1/charges/{theirs['charge'].pk}/refunds", {"amount": 100}), 401)
     unchanged(theirs)
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_the_bearer_scheme_is_read_in_any_case(owner, scheme):
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"{scheme} {api_token_create(membership=owner)}")
+    assert client.get("/api/v1/invoices").status_code == 200
 
 
 @pytest.mark.parametrize(

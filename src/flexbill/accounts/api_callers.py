@@ -5,14 +5,19 @@ Finding the token by joining token, membership, user, organization and custom ro
 invoice list costs to run (bench/README.md, "Invoice list"). So the caller is kept in each process, keyed by the
 token's SHA-256, and every request reads one row to check that it still holds: the organization's access_version,
 raised in the same transaction as every change of who may do what (`access_changed`), and whether the user is
-still active. A revoked token, a changed role or a removed member is refused on the very next request."""
+still active. A revoked token, a changed role or a removed member is refused on the very next request.
 
+Callers are kept in a plain dict rather than the `local` cache, which pickles what it keeps: unpickling the caller
+and its organization cost more than the rest of the lookup. Each request gets its own copy of the organization, so
+that nothing one request loads or changes on it reaches another."""
+
+import copy
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
@@ -23,6 +28,7 @@ from flexbill.encryption.fields import EncryptedTextField
 from .models import ApiToken, Organization, hash_token
 
 CACHE_SECONDS = 300
+MAX_CALLERS = 10_000  # valid tokens seen by one process; past that, all are read again
 LAST_USED_EVERY_SECONDS = 60
 # The organization as a request needs it; its Stripe secrets are read (and decrypted) only by what uses them.
 SECRET_FIELDS = tuple(f.name for f in Organization._meta.concrete_fields if isinstance(f, EncryptedTextField))
@@ -35,6 +41,15 @@ class ApiCaller:
     token_id: int
     access_version: int
     last_used_at: datetime | None
+    read_at: float  # time.monotonic() when the token was read
+
+
+_callers: dict[str, ApiCaller] = {}  # by token hash
+
+
+def api_callers_forget() -> None:
+    """Forget every caller kept by this process (tests start each from nothing)."""
+    _callers.clear()
 
 
 def access_changed(*, organization_id: int) -> None:
@@ -45,20 +60,20 @@ def access_changed(*, organization_id: int) -> None:
 
 def api_caller_for_token(*, raw_token: str) -> tuple[Actor, Organization] | None:
     token_hash = hash_token(raw_token)
-    key = f"api-caller:{token_hash}"
-    cache = caches["local"]
-    caller = cache.get(key)
-    if caller is None or not _still_holds(caller):
+    caller = _callers.get(token_hash)
+    if caller is None or time.monotonic() - caller.read_at > CACHE_SECONDS or not _still_holds(caller):
         caller = _caller_from_token(token_hash)
         if caller is None:
-            cache.delete(key)
+            _callers.pop(token_hash, None)
             return None
-        cache.set(key, caller, CACHE_SECONDS)
+        if len(_callers) >= MAX_CALLERS:
+            _callers.clear()
+        _callers[token_hash] = caller
     now = timezone.now()
     if caller.last_used_at is None or (now - caller.last_used_at).total_seconds() > LAST_USED_EVERY_SECONDS:
         ApiToken.objects.filter(pk=caller.token_id).update(last_used_at=now)
-        cache.set(key, replace(caller, last_used_at=now), CACHE_SECONDS)
-    return caller.actor, caller.organization
+        _callers[token_hash] = replace(caller, last_used_at=now)
+    return caller.actor, copy.copy(caller.organization)
 
 
 @cache
@@ -94,4 +109,5 @@ def _caller_from_token(token_hash: str) -> ApiCaller | None:
         token_id=token.pk,
         access_version=membership.organization.access_version,
         last_used_at=token.last_used_at,
+        read_at=time.monotonic(),
     )

@@ -83,21 +83,36 @@ def invoice_summary(invoice) -> dict:
     }
 
 
-def invoice_summary_row(row: dict) -> dict:
-    """invoice_summary of a row of selectors.invoice_summary_list."""
-    return {
-        "id": row["id"],
-        "number": row["number"],
-        "customer": row["customer_id"],
-        "customer_name": row["customer__name"],
-        "currency": row["currency"],
-        "total": row["total"],
-        "amount_paid": row["amount_paid"],
-        "amount_refunded": row["amount_refunded"],
-        "payment_method": row["payment_method"],
-        "status": row["status"],
-        "issued_on": row["issued_on"],
-    }
+def invoice_summaries(rows: list[tuple]) -> list[dict]:
+    """invoice_summary of each row of selectors.invoice_summary_list (selectors.INVOICE_SUMMARY_COLUMNS)."""
+    return [
+        {
+            "id": invoice_id,
+            "number": number,
+            "customer": customer_id,
+            "customer_name": customer_name,
+            "currency": currency,
+            "total": total,
+            "amount_paid": amount_paid,
+            "amount_refunded": amount_refunded,
+            "payment_method": payment_method,
+            "status": status,
+            "issued_on": issued_on.isoformat(),
+        }
+        for (
+            invoice_id,
+            number,
+            customer_id,
+            customer_name,
+            currency,
+            total,
+            amount_paid,
+            amount_refunded,
+            payment_method,
+            status,
+            issued_on,
+        ) in rows
+    ]
 
 
 def invoice_out(invoice) -> dict:

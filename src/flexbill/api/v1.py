@@ -3,7 +3,8 @@ the answer."""
 
 from typing import Annotated, Literal
 
-from django.http import HttpRequest, JsonResponse
+import orjson
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Path, Query, Status
 from ninja.parser import Parser
 
@@ -22,7 +23,7 @@ from .exports import router as exports_router
 from .organization import router as organization_router
 from .refund_batches import router as refund_batches_router
 from .reports import router as reports_router
-from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summary_row, refund_out
+from .serializers import audit_event_out, charge_out, credit_note_out, invoice_out, invoice_summaries, refund_out
 from .sync_health import router as sync_health_router
 from .team import router as team_router
 from .webhook_endpoints import router as webhook_endpoints_router
@@ -133,8 +134,10 @@ def invoice_list(
         limit=limit,
     )
     # The hottest endpoint: its items are read as plain rows of the columns it shows (no model is built) and
-    # answered as they are instead of being validated again against InvoicePage (which still documents them).
-    return JsonResponse({"items": [invoice_summary_row(i) for i in page.items], "next_cursor": page.next_cursor})
+    # answered as they are instead of being validated again against InvoicePage (which still documents them),
+    # encoded by orjson (a page of 50 took the standard library's encoder longer than the SQL took to run).
+    body = orjson.dumps({"items": invoice_summaries(page.items), "next_cursor": page.next_cursor})
+    return HttpResponse(body, content_type="application/json")
 
 
 @api.get("/v1/invoices/{invoice_id}", response={200: schemas.InvoiceOut, **ERRORS}, tags=["invoices"])

@@ -38,17 +38,23 @@ def decode_cursor(cursor: str | None) -> int | None:
     return last_id
 
 
-def paginate(qs: QuerySet, *, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
-    """Keyset pagination, newest first: stable under inserts and as fast on page 1000 as on page 1."""
+def check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}.", code="limit_invalid")
+
+
+def page_of(rows: list, *, limit: int, id_of) -> Page:
+    """The page of rows read newest first, one more than the page holds, and the cursor after it if more follow."""
+    if len(rows) <= limit:
+        return Page(items=rows, next_cursor=None)
+    items = rows[:limit]
+    return Page(items=items, next_cursor=encode_cursor(id_of(items[-1])))
+
+
+def paginate(qs: QuerySet, *, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
+    """Keyset pagination, newest first: stable under inserts and as fast on page 1000 as on page 1."""
+    check_limit(limit)
     last_id = decode_cursor(cursor)
     if last_id is not None:
         qs = qs.filter(id__lt=last_id)
-    rows = list(qs.order_by("-id")[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if not (has_more and rows):
-        return Page(items=rows, next_cursor=None)
-    last = rows[-1]  # a model, or a dict of a .values() query
-    return Page(items=rows, next_cursor=encode_cursor(last["id"] if isinstance(last, dict) else last.id))
+    return page_of(list(qs.order_by("-id")[: limit + 1]), limit=limit, id_of=lambda row: row.id)

@@ -2,7 +2,10 @@
 
 from collections.abc import Callable
 from datetime import date, datetime, time
+from functools import cache
+from operator import itemgetter
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -12,7 +15,7 @@ from flexbill.choices import RefundStatus
 from flexbill.errors import InvalidInput, NotFound
 
 from .models import Charge, CreditNote, Customer, Invoice, PaymentMethod, Refund
-from .pagination import PAGE_SIZE, Page, paginate
+from .pagination import PAGE_SIZE, Page, check_limit, decode_cursor, page_of, paginate
 
 
 def customer_get(*, organization: Organization, customer_id: int) -> Customer:
@@ -45,12 +48,12 @@ def invoice_list(*, organization: Organization, filters: dict, cursor: str | Non
     return paginate(invoice_filter(organization=organization, **filters), cursor=cursor, limit=limit)
 
 
-# What a line of an invoice list shows (the API's InvoiceSummary): read as plain rows, no model built.
-INVOICE_SUMMARY_FIELDS = (
+# What a line of an invoice list shows (the API's InvoiceSummary), in the order invoice_summary_list reads them.
+INVOICE_SUMMARY_COLUMNS = (
     "id",
     "number",
     "customer_id",
-    "customer__name",
+    "customer_name",
     "currency",
     "total",
     "amount_paid",
@@ -64,9 +67,42 @@ INVOICE_SUMMARY_FIELDS = (
 def invoice_summary_list(
     *, organization: Organization, filters: dict, cursor: str | None, limit: int = PAGE_SIZE
 ) -> Page:
-    """invoice_list as dicts of INVOICE_SUMMARY_FIELDS, for answers that show only those."""
-    qs = invoice_filter(organization=organization, **filters).values(*INVOICE_SUMMARY_FIELDS)
-    return paginate(qs, cursor=cursor, limit=limit)
+    """invoice_list as tuples of INVOICE_SUMMARY_COLUMNS, for answers that show only those.
+
+    The API's hottest read, so it is one statement written out here rather than built by the ORM on every request
+    (building it cost more than running it: bench/invoices.py). Its filters mean what invoice_filter's mean, on
+    SQLite and PostgreSQL alike; the search is Django's icontains (case-insensitive, % and _ taken literally)."""
+    check_limit(limit)
+    last_id = decode_cursor(cursor)
+    conditions, params = ["i.organization_id = %s"], [organization.pk]
+    if status := filters.get("status"):
+        conditions.append("i.status = %s")
+        params.append(status)
+    if payment_method := filters.get("payment_method"):
+        conditions.append("i.payment_method = %s")
+        params.append(payment_method)
+    if customer := filters.get("customer"):
+        conditions.append("i.customer_id = %s")
+        params.append(customer)
+    if search := filters.get("search"):
+        conditions.append(r"(UPPER(c.name) LIKE UPPER(%s) ESCAPE '\' OR UPPER(i.number) LIKE UPPER(%s) ESCAPE '\')")
+        pattern = f"%{connection.ops.prep_for_like_query(search)}%"
+        params += [pattern, pattern]
+    if last_id is not None:
+        conditions.append("i.id < %s")
+        params.append(last_id)
+    sql = f"{_invoice_summary_select()} WHERE {' AND '.join(conditions)} ORDER BY i.id DESC LIMIT %s"
+    with connection.cursor() as rows:
+        rows.execute(sql, [*params, limit + 1])
+        return page_of(rows.fetchall(), limit=limit, id_of=itemgetter(0))
+
+
+@cache
+def _invoice_summary_select() -> str:
+    invoices, customers = Invoice._meta.db_table, Customer._meta.db_table
+    columns = "i.id, i.number, i.customer_id, c.name, i.currency, i.total, i.amount_paid, i.amount_refunded, "
+    columns += "i.payment_method, i.status, i.issued_on"
+    return f"SELECT {columns} FROM {invoices} i JOIN {customers} c ON c.id = i.customer_id"  # noqa: S608 - names from the models
 
 
 def _charges_with_refunds():
