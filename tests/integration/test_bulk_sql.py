@@ -1,5 +1,6 @@
 """flexbill.bulk_sql writes exactly what the ORM would, on SQLite and on PostgreSQL (arrays and COPY there)."""
 
+import json
 from datetime import datetime
 
 import pytest
@@ -88,3 +89,18 @@ def test_values_needing_their_fields_preparation_are_stored_as_the_orm_would(org
     assert [(e.type, e.payload, e.next_attempt_at) for e in stored] == [
         ("refund.created", {"n": n}, timezone.make_aware(naive)) for n in range(2)
     ]
+
+
+@pytest.mark.nostripe
+def test_json_is_stored_as_the_standard_library_would_write_it_and_refused_where_it_would_refuse(org):
+    tricky = {1: "key made text", "big": 2**70, "float": 0.1, "text": AWKWARD, "list": [True, None, -0.0]}
+    event = audit_event(organization_id=org.pk, actor=SYSTEM, action="refund.synced", obj=org, after=tricky)
+
+    rows_insert(AuditEvent, [event])
+
+    assert AuditEvent.objects.get(organization_id=org.pk).after == json.loads(json.dumps(tricky))
+    undumpable = audit_event(
+        organization_id=org.pk, actor=SYSTEM, action="refund.synced", obj=org, after={"at": timezone.now()}
+    )
+    with pytest.raises(TypeError):
+        rows_insert(AuditEvent, [undumpable])
