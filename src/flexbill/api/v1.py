@@ -228,7 +228,7 @@ def refund_create(
     payload: schemas.RefundIn,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ):
-    charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
+    charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id, detail=False)
     refund = services.refund_create(
         actor=request.auth,
         charge=charge,
