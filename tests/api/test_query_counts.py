@@ -86,3 +86,28 @@ def test_charge_detail_query_count_does_not_grow_with_refunds(org, owner, owner_
     assert len(owner_api.get(f"/api/v1/charges/{busy.pk}").json()["refunds"]) == 4
     assert queries_for(owner_api, f"/api/v1/charges/{busy.pk}") == baseline
     assert baseline <= 3  # the token, the charge (with invoice, method, organization), its refunds (with users)
+
+
+def test_a_refund_over_the_api_costs_a_fixed_number_of_statements_whatever_the_charge_already_holds(
+    org, owner, owner_api, make_paid_charge
+):
+    def statements_for_a_refund(charge) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = owner_api.post(
+                f"/api/v1/charges/{charge.pk}/refunds", {"amount": 100}, content_type="application/json"
+            )
+        assert response.status_code == 201, response.content
+        control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+        return len([q for q in captured.captured_queries if not q["sql"].startswith(control)])
+
+    quiet = make_paid_charge(org)
+    baseline = statements_for_a_refund(quiet)
+
+    busy = make_paid_charge(org)
+    for amount in (1000, 2000, 3000, 500):
+        services.refund_create(actor=Actor.for_membership(owner), charge=busy, amount=amount)
+
+    assert statements_for_a_refund(busy) == baseline
+    # The token, the charge's row, the refund request itself (SQLite's 17, tests/integration/
+    # test_refund_request_statements.py), and who asked it (the answer's created_by).
+    assert baseline <= 1 + 1 + 17 + 1

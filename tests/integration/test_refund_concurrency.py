@@ -1,7 +1,11 @@
 """Refunds requested at the same time never add up to more than the charge (docs/rules.md, rule 3), and one
 Idempotency-Key gives one refund, however many requests carry it. Real threads, real database transactions."""
 
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
 
 from flexbill.audit.services import Actor
 from flexbill.billing import services
@@ -75,3 +79,42 @@ def test_same_idempotency_key_for_a_full_refund_from_several_threads_answers_eve
     assert all(isinstance(r, Refund) for r in results), results
     assert len({r.pk for r in results}) == 1
     assert stripe_refunds(paid_charge) == {Refund.objects.get(charge=paid_charge).stripe_refund_id: 10000}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite takes its write lock at BEGIN: nothing waits")
+def test_money_recorded_as_returned_while_a_refund_waits_for_the_invoice_bounds_that_refund(owner, paid_charge):
+    # Under READ COMMITTED a statement sees what was committed before it began: what the refund is judged against
+    # must be read by statements begun once the invoice's lock is held, not by the one that waited for it.
+    answered = []
+
+    def refund_all_that_remains():
+        try:
+            answered.append(services.refund_create(actor=Actor.for_membership(owner), charge=paid_charge))
+        finally:
+            connection.close()
+
+    request = threading.Thread(target=refund_all_that_remains)
+    with transaction.atomic():
+        services.credit_note_create(
+            actor=Actor.for_membership(owner),
+            invoice=paid_charge.invoice,
+            amount=7000,
+            reason="Returned",
+            refund_method="bank_transfer",
+        )  # holds the invoice's lock until this block commits
+        request.start()
+        waiting_for_a_lock()
+    request.join(timeout=60)
+
+    assert answered and answered[0].amount == 3000, answered
+    assert stripe_refunds(paid_charge) == {answered[0].stripe_refund_id: 3000}
+
+
+def waiting_for_a_lock() -> None:
+    for _ in range(500):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")  # live, unlike pg_stat_activity
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.01)
+    raise AssertionError("the refund request never waited for the invoice's lock")

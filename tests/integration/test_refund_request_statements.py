@@ -84,8 +84,8 @@ def test_a_refund_request_is_one_transaction_before_stripe_and_one_after_with_bo
     assert len(before_tx) == 1 and len(after_tx) == 1, timeline.entries
     outside = [sql for t, sql in timeline.entries if t == 0 and not sql.startswith("BEGIN")]
     assert outside == [], outside
-    # Lock the invoice and its charges, credit notes, insert the refund, its charge's refunds, update the charge,
-    # insert the audit and outbox rows.
+    # Lock the invoice and its charges, its credit notes' money returned, the charge's refunds, insert the refund,
+    # update the charge, insert the audit and outbox rows.
     assert len([1 for t, _ in before if t > 0]) <= 8
     # Lock the invoice and its charges, the charge's refunds, update the refund, charge and invoice, credit notes,
     # insert the audit and outbox rows.

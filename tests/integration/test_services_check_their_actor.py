@@ -187,7 +187,7 @@ NOT_A_MEMBER_ACTION = {
     "invoice_refresh": "derives an invoice from its rows, inside a checked change",
     "lock_charge": "row lock inside a checked change",
     "lock_invoice": "row lock inside a checked change",
-    "lock_charge_and_siblings": "row lock inside a checked change",
+    "lock_charge_for_refund": "row lock inside a checked change",
     # Outgoing webhooks and e-mails: deliveries of what was already done.
     "webhook_deliver": "delivery of an event already recorded",
     "refund_notify": "e-mail about a refund already recorded",

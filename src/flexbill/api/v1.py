@@ -225,7 +225,7 @@ def refund_create(
     payload: schemas.RefundIn,
     idempotency_key: schemas.IdempotencyKey = None,
 ):
-    charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id)
+    charge = selectors.charge_get(organization=org_of(request), charge_id=charge_id, detail=False)
     refund = services.refund_create(
         actor=request.auth,
         charge=charge,

@@ -126,13 +126,15 @@ def invoice_get(*, organization: Organization, invoice_id: int, detail: bool = T
     return invoice
 
 
-def charge_get(*, organization: Organization, charge_id: int) -> Charge:
-    charge = (
-        Charge.objects.filter(organization=organization, pk=charge_id)
-        .select_related("invoice", "payment_method", "organization")
-        .prefetch_related(Prefetch("refunds", queryset=Refund.objects.select_related("created_by").order_by("id")))
-        .first()
-    )
+def charge_get(*, organization: Organization, charge_id: int, detail: bool = True) -> Charge:
+    """detail=False: the charge's row only, for a service that locks and reads what it needs itself (a refund
+    request reads the charge again under its lock, with its invoice, organization and refunds)."""
+    qs = Charge.objects.filter(organization=organization, pk=charge_id)
+    if detail:
+        qs = qs.select_related("invoice", "payment_method", "organization").prefetch_related(
+            Prefetch("refunds", queryset=Refund.objects.select_related("created_by").order_by("id"))
+        )
+    charge = qs.first()
     if charge is None:
         raise NotFound("No such charge.")
     return charge

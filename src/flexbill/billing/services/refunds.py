@@ -19,8 +19,8 @@ from .. import approval_rules, rules
 from ..idempotency import idempotency_key_check, request_fingerprint, same_request_check
 from ..models import Charge, Refund, RefundOrigin, RefundReason, RefundStatus
 from ..refusals import RefundRefused, Refusal
-from .derive import Recorded, charge_refresh, invoice_figures
-from .locks import lock_charge, lock_charge_and_siblings
+from .derive import Recorded, charge_refresh
+from .locks import lock_charge, lock_charge_for_refund
 from .sync import charge_sync_refunds
 
 log = logging.getLogger("flexbill.refunds")
@@ -70,7 +70,8 @@ def refund_create(
 
     try:
         with transaction.atomic():
-            charge, invoice_charges = lock_charge_and_siblings(charge_id=charge.pk)
+            locked = lock_charge_for_refund(charge_id=charge.pk)
+            charge = locked.charge
             # A concurrent request with the same key may have committed while this one waited for the lock:
             # answer with its refund rather than judge this one against the amount it already reserved.
             existing = _refund_for_key(charge.organization_id, idempotency_key)
@@ -82,7 +83,7 @@ def refund_create(
                 can_refund=actor.may(Permission.CHARGES_REFUND),
                 amount=amount,
                 currency=currency,
-                invoice=invoice_figures(charge.invoice, invoice_charges),
+                invoice=rules.invoice_refunds(locked.charges, outside_refunds=locked.outside_refunds),
             )
             if not eligibility.allowed:
                 raise RefundRefused(eligibility.refusal)
@@ -126,7 +127,7 @@ def refund_create(
                     actor=actor,
                 )
             )
-            charge_refresh(charge=charge, actor=actor, recorded=recorded)
+            charge_refresh(charge=charge, actor=actor, refunds=[*locked.refunds, refund], recorded=recorded)
             recorded.flush()
     except _SameKeyCommitted as same:
         return _replay(same.refund, fingerprint)  # outside the transaction: a replay may call Stripe
