@@ -126,6 +126,14 @@ def rows_insert_together(groups: list[tuple]) -> None:
         cursor.execute(f"WITH {ahead} {statements[-1]}" if ahead else statements[-1], params)
 
 
+def id_in(column: str, ids: list[int]) -> tuple[str, list]:
+    """SQL saying that `column` is one of `ids` (not empty), and its parameters. On PostgreSQL one array parameter,
+    so that the statement's text is the same however many ids; elsewhere a placeholder per id."""
+    if connections["default"].vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
 def _pg_rows_update(connection, model, objs: list, columns: list) -> None:
     quote = connection.ops.quote_name
     table, pk = quote(model._meta.db_table), model._meta.pk
