@@ -291,6 +291,9 @@ FLEXBILL_INBOX_LEASE_SECONDS = _env_number("FLEXBILL_INBOX_LEASE_SECONDS", 120, 
 FLEXBILL_INBOX_MAX_ATTEMPTS = _env_number("FLEXBILL_INBOX_MAX_ATTEMPTS", 12, low=1)
 FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS = _env_number("FLEXBILL_INBOX_UNKNOWN_CHARGE_ATTEMPTS", 3, low=1)
 FLEXBILL_INBOX_SWEEP_INTERVAL = _env_number("FLEXBILL_INBOX_SWEEP_INTERVAL", 1, whole=False)
+# How much `flexbill worker` yields the CPU to `flexbill serve` on the same machine (its nice value, 0-19): during a
+# burst of Stripe deliveries the acknowledgements come first and the inbox is applied in the gaps (bench/README.md).
+FLEXBILL_WORKER_NICE = _env_number("FLEXBILL_WORKER_NICE", 10, high=19)
 FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS = _env_number("FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS", 0.25, whole=False)
 # Bulk refunds: a worker running a batch holds it this long (renewed after each item); a batch whose worker died is
 # resumed by another worker after that. Longer than one Stripe call may take, so a slow call is never sent twice.

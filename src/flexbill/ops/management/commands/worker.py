@@ -1,3 +1,4 @@
+import os
 import threading
 
 from django.conf import settings
@@ -6,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from flexbill.billing.tasks import enqueue_reconcile_all, inbox_sweep
+from flexbill.cli_arguments import seconds, whole_number
 from flexbill.ops.housekeeping import housekeeping
 from flexbill.ops.startup import refuse_live_keys_with_local_stripe_workarounds
 from flexbill.outbox.dispatch import outbox_sweep
@@ -21,19 +23,28 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--reconcile-interval",
-            type=float,
+            type=seconds,
             default=settings.FLEXBILL_RECONCILE_INTERVAL,
             help="Seconds between reconcile runs (0 turns the periodic reconcile off).",
         )
         parser.add_argument(
             "--poll-interval",
-            type=float,
+            type=seconds,
             default=0.2,
             help="Seconds the task runner waits before looking for new tasks when it has none.",
         )
+        parser.add_argument(
+            "--nice",
+            type=whole_number(0, 19),
+            metavar="0-19",
+            default=settings.FLEXBILL_WORKER_NICE,
+            help="How much the worker yields the CPU to the web server on the same machine (0: not at all).",
+        )
 
-    def handle(self, *args, reconcile_interval, poll_interval, **options):
+    def handle(self, *args, reconcile_interval, poll_interval, nice, **options):
         refuse_live_keys_with_local_stripe_workarounds()
+        # Acknowledging Stripe's deliveries is what cannot wait; applying them can (the inbox keeps them).
+        os.nice(nice)
         stop = threading.Event()
         # Deliveries queue the inbox's apply as they arrive; this also picks up events due for another attempt,
         # and those stored while no worker ran (at start).
