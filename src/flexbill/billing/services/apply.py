@@ -9,14 +9,13 @@ together, and the outbox events that tell e-mails and integrators about them ins
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import STRIPE, Actor, audit_event
-from flexbill.bulk_sql import id_in, rows_insert_returning, rows_update
+from flexbill.bulk_sql import rows_insert_returning, rows_update
 from flexbill.outbox.events import (
     REFUND_CANCELED,
     REFUND_CREATED,
@@ -31,9 +30,10 @@ from flexbill.stripe_gateway.client import REFUND_REFERENCE_KEY
 from flexbill.stripe_gateway.types import RefundInfo
 
 from .. import rules
-from ..models import Charge, CreditNote, Invoice, Refund, RefundOrigin, RefundReason, RefundStatus
+from ..models import Charge, Invoice, Refund, RefundOrigin, RefundReason, RefundStatus
 from .credit_notes import issue_requested_credit_note
 from .derive import charge_changed_visibly, charge_derive, invoice_derive
+from .locks import lock_charges_of_invoices, lock_invoices_of_charges, outside_refunds_by_invoice, refunds_of_charges
 
 RELEASED_REASON = (
     "Stripe reports refunds that leave no room for this one: it cannot reach Stripe any more. Released; no money moved."
@@ -120,8 +120,7 @@ def charges_apply_stripe_refunds(
         charge_ids = sorted({s.charge_id for s in snapshots})
         charges = _lock(charge_ids)
         local = defaultdict(list)
-        where, params = id_in("r.charge_id", charge_ids)
-        for refund in Refund.objects.raw(_sql().refunds.format(where=where), params):  # after the locks: see _lock
+        for refund in refunds_of_charges(charge_ids):
             local[refund.charge_id].append(refund)
         writes = _Writes()
         for snapshot in snapshots:
@@ -139,50 +138,13 @@ def charges_apply_stripe_refunds(
 
 def _lock(charge_ids: list[int]) -> dict[int, Charge]:
     """Lock the charges' invoices, then every charge of those invoices, each in id order: the one lock order of
-    locks.py, for many rows. All of an invoice's charges, because its figures are derived from all of them.
-
-    What is read under these locks (refunds, credit notes) is read by statements of their own begun after them:
-    under READ COMMITTED a statement sees what was committed before it began."""
-    sql = _sql()
-    where, params = id_in("id", charge_ids)
-    invoices = {i.pk: i for i in Invoice.objects.raw(sql.invoices.format(where=where), params)}
-    where, params = id_in("c.invoice_id", list(invoices))
+    locks.py, for many rows. All of an invoice's charges, because its figures are derived from all of them."""
+    invoices = lock_invoices_of_charges(charge_ids)
     charges = {}
-    for charge in Charge.objects.raw(sql.charges.format(where=where), params):
+    for charge in lock_charges_of_invoices(list(invoices)):
         charge.invoice = invoices[charge.invoice_id]
         charges[charge.pk] = charge
     return charges
-
-
-@dataclass(frozen=True)
-class _ApplySql:
-    invoices: str
-    charges: str
-    refunds: str
-    outside_refunds: str
-
-
-@cache
-def _sql() -> _ApplySql:
-    """The statements of a batch, written out once per process: building them with the ORM cost more than running
-    them on a refund request's path (bench/refunds.py). Table names from the models; `{where}` is id_in's."""
-    invoices, charges, refunds, notes = (
-        connection.ops.quote_name(m._meta.db_table) for m in (Invoice, Charge, Refund, CreditNote)
-    )
-    of = connection.features.has_select_for_update_of  # SQLite: transactions are IMMEDIATE instead (locks.py)
-    return _ApplySql(
-        invoices=(
-            f"SELECT i.* FROM {invoices} i WHERE i.id IN (SELECT invoice_id FROM {charges} WHERE {{where}})"  # noqa: S608
-            f" ORDER BY i.id{' FOR UPDATE OF i' if of else ''}"
-        ),
-        charges=f"SELECT c.* FROM {charges} c WHERE {{where}} ORDER BY c.id{' FOR UPDATE OF c' if of else ''}",  # noqa: S608
-        refunds=f"SELECT r.* FROM {refunds} r WHERE {{where}} ORDER BY r.id",  # noqa: S608
-        # The credit notes for which CreditNote.records_outside_refund holds (CAST: PostgreSQL sums to numeric).
-        outside_refunds=(
-            f"SELECT invoice_id, CAST(SUM(amount) AS bigint) FROM {notes}"  # noqa: S608
-            " WHERE {where} AND refund_id IS NULL AND refund_method <> '' GROUP BY invoice_id"
-        ),
-    )
 
 
 def _plan_charge(charge, refunds, snapshot, read_at, actor, writes: _Writes, result: ApplyResult) -> ChargeOutcome:
@@ -388,10 +350,7 @@ def _refresh_invoices(invoice_ids: set[int], locked: dict[int, Charge], actor: A
     by_invoice = defaultdict(list)
     for charge in locked.values():  # every charge of these invoices is locked (_lock)
         by_invoice[charge.invoice_id].append(charge)
-    where, params = id_in("invoice_id", sorted(invoice_ids))
-    with connection.cursor() as cursor:
-        cursor.execute(_sql().outside_refunds.format(where=where), params)
-        outside = dict(cursor.fetchall())
+    outside = outside_refunds_by_invoice(sorted(invoice_ids))
     invoices = {c.invoice_id: c.invoice for c in locked.values() if c.invoice_id in invoice_ids}
     changed, audits, events = [], [], []
     for invoice_id, invoice in sorted(invoices.items()):

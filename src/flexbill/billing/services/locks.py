@@ -10,6 +10,7 @@ from functools import cache
 
 from django.db import connection
 
+from flexbill.bulk_sql import id_in
 from flexbill.errors import NotFound
 
 from ..models import Charge, CreditNote, Invoice, Refund
@@ -37,14 +38,10 @@ def lock_charge_for_refund(*, charge_id: int) -> LockedCharge:
     """Lock a charge's invoice, then every charge of that invoice, then read the invoice's money returned outside
     Stripe and the charge's refunds: four statements. Call inside transaction.atomic().
 
-    The reads are statements of their own, begun once the locks are held: under READ COMMITTED a statement sees
-    what was committed before it began, so a credit note or refund committed while this one waited for a lock would
-    be missed by a read folded into the locking statement.
-
-    The refund request's path: all but the charges' lock are written out as SQL once per process, because building
-    them with the ORM cost more than running them (bench/refunds.py)."""
-    sql = _refund_lock_sql()
-    invoice = next(iter(Invoice.objects.raw(sql.invoice, [charge_id])), None)
+    The refund request's path: the invoice lock and the reads are the written-out statements below, shared with
+    the set-based path (apply.py), because building them with the ORM cost more than running them
+    (bench/refunds.py)."""
+    invoice = next(iter(lock_invoices_of_charges([charge_id]).values()), None)
     if invoice is None:
         raise NotFound("No such charge.")  # deleted meanwhile (a charge Stripe definitely refused)
     # The organization's settings (approval threshold, Stripe key) as they are now, whoever holds an older copy.
@@ -54,41 +51,75 @@ def lock_charge_for_refund(*, charge_id: int) -> LockedCharge:
         .filter(invoice_id=invoice.pk)
         .order_by("pk")
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql.outside_refunds, [invoice.pk])
-        (outside_refunds,) = cursor.fetchone()
-    refunds = list(Refund.objects.raw(sql.refunds, [charge_id]))
+    outside_refunds = outside_refunds_by_invoice([invoice.pk]).get(invoice.pk, 0)
+    refunds = refunds_of_charges([charge_id])
     for sibling in charges:
         sibling.invoice = invoice
     charge = next(c for c in charges if c.pk == charge_id)
     return LockedCharge(charge=charge, charges=charges, refunds=refunds, outside_refunds=outside_refunds)
 
 
+# Many rows at once, in the one lock order (invoices, then their charges, each in id order), as the refund request
+# (above) and the set-based apply path (apply.py) take them. What is read under these locks (refunds, credit notes)
+# is read by statements of their own begun after them: under READ COMMITTED a statement sees what was committed
+# before it began, so a credit note or refund committed while a lock was awaited would be missed by a read folded
+# into the locking statement.
+
+
+def lock_invoices_of_charges(charge_ids: list[int]) -> dict[int, Invoice]:
+    """Lock the invoices of these charges (not empty), in id order; by id."""
+    where, params = id_in("id", charge_ids)
+    return {i.pk: i for i in Invoice.objects.raw(_sql().invoices.format(where=where), params)}
+
+
+def lock_charges_of_invoices(invoice_ids: list[int]) -> list[Charge]:
+    """Lock every charge of these invoices (not empty), in id order."""
+    where, params = id_in("c.invoice_id", invoice_ids)
+    return list(Charge.objects.raw(_sql().charges.format(where=where), params))
+
+
+def refunds_of_charges(charge_ids: list[int]) -> list[Refund]:
+    """The refunds of these charges (not empty), in id order; read after their locks are held."""
+    where, params = id_in("r.charge_id", charge_ids)
+    return list(Refund.objects.raw(_sql().refunds.format(where=where), params))
+
+
+def outside_refunds_by_invoice(invoice_ids: list[int]) -> dict[int, int]:
+    """What each invoice's credit notes record as returned outside Stripe (CreditNote.records_outside_refund),
+    for those that record any; read after the invoices' locks are held."""
+    where, params = id_in("invoice_id", invoice_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(_sql().outside_refunds.format(where=where), params)
+        return dict(cursor.fetchall())
+
+
 @dataclass(frozen=True)
-class _RefundLockSql:
-    invoice: str
-    outside_refunds: str
+class _LockSql:
+    invoices: str
+    charges: str
     refunds: str
+    outside_refunds: str
 
 
 @cache
-def _refund_lock_sql() -> _RefundLockSql:
-    """The statements, with table names from the models and values as parameters."""
+def _sql() -> _LockSql:
+    """The statements, written out once per process: table names from the models, `{where}` is id_in's."""
     invoices, charges, refunds, notes = (
         connection.ops.quote_name(m._meta.db_table) for m in (Invoice, Charge, Refund, CreditNote)
     )
-    lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""  # SQLite: see above
-    return _RefundLockSql(
-        invoice=(
-            f"SELECT i.* FROM {invoices} i"  # noqa: S608
-            f" WHERE i.id = (SELECT invoice_id FROM {charges} WHERE id = %s){lock}"
+    of = connection.features.has_select_for_update_of  # SQLite: see above
+    return _LockSql(
+        invoices=(
+            f"SELECT i.* FROM {invoices} i WHERE i.id IN (SELECT invoice_id FROM {charges} WHERE {{where}})"  # noqa: S608
+            f" ORDER BY i.id{' FOR UPDATE OF i' if of else ''}"
         ),
+        charges=f"SELECT c.* FROM {charges} c WHERE {{where}} ORDER BY c.id{' FOR UPDATE OF c' if of else ''}",  # noqa: S608
+        refunds=f"SELECT r.* FROM {refunds} r WHERE {{where}} ORDER BY r.id",  # noqa: S608
         # The credit notes for which CreditNote.records_outside_refund holds (CAST: PostgreSQL sums to numeric).
         outside_refunds=(
-            f"SELECT CAST(COALESCE(SUM(amount), 0) AS bigint) FROM {notes}"  # noqa: S608
-            " WHERE invoice_id = %s AND refund_id IS NULL AND refund_method <> ''"
+            f"SELECT invoice_id, CAST(SUM(amount) AS bigint) FROM {notes}"  # noqa: S608
+            " WHERE {where} AND refund_id IS NULL AND refund_method <> '' GROUP BY invoice_id"
         ),
-        refunds=f"SELECT r.* FROM {refunds} r WHERE r.charge_id = %s ORDER BY r.id",  # noqa: S608
     )
 
 
