@@ -10,6 +10,7 @@ from flexbill.accounts.models import Organization
 from flexbill.accounts.permissions import Permission
 from flexbill.audit.models import AuditEvent
 from flexbill.billing.models import WebhookEvent
+from web_calls import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +37,6 @@ def _live_keys_without_local_stripe_workarounds(_stripe_api_base, settings):
 @pytest.fixture
 def org(make_org):
     return make_org(stripe_secret_key=CURRENT_KEY, stripe_webhook_secret=CURRENT_SECRET)
-
-
-def signed_in(membership) -> Client:
-    client = Client()
-    client.force_login(membership.user)
-    return client
 
 
 def state(org) -> tuple:

@@ -2,7 +2,6 @@
 the Send Refund dialog saying beforehand that a refund will wait, the Approvals page with Approve and Reject."""
 
 import pytest
-from django.test import Client
 
 from flexbill.accounts.models import Organization
 from flexbill.accounts.permissions import Permission
@@ -10,14 +9,9 @@ from flexbill.audit.services import Actor
 from flexbill.billing import services
 from flexbill.billing.models import Refund
 from flexbill.stripe_gateway.client import gateway_for
+from web_calls import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(membership) -> Client:
-    client = Client()
-    client.force_login(membership.user)
-    return client
 
 
 @pytest.fixture

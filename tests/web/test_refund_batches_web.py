@@ -6,27 +6,16 @@ import io
 import re
 
 import pytest
-from django.test import Client
 
 from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Refund
 from flexbill.refund_batches.models import RefundBatch
 from flexbill.refund_batches.services import refund_batch_create, refund_batch_run
+from web_calls import signed_in
 
 pytestmark = pytest.mark.django_db
 KEY = {"idempotency_key": "web-0123456789abcdef"}  # the preview's one-time key, as the page sends it
-
-
-def signed_in(membership) -> Client:
-    client = Client()
-    client.force_login(membership.user)
-    return client
-
-
-@pytest.fixture
-def owner_web(owner):
-    return signed_in(owner)
 
 
 def test_the_invoice_list_offers_selection_only_to_those_who_may_refund(org, owner_web, make_member, paid_charge):

@@ -5,26 +5,15 @@ local Stripe."""
 import re
 
 import pytest
-from django.test import Client
 
 from flexbill.accounts.models import Organization
 from flexbill.audit.services import Actor
 from flexbill.billing.models import Refund
 from flexbill.billing.services.approvals import refund_reject
 from flexbill.stripe_gateway.client import gateway_for
+from web_calls import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(membership) -> Client:
-    client = Client()
-    client.force_login(membership.user)
-    return client
-
-
-@pytest.fixture
-def owner_web(owner):
-    return signed_in(owner)
 
 
 def dialog_key(html: str) -> str:

@@ -4,10 +4,10 @@ organization; linked from the navigation."""
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from flexbill.billing.models import WebhookEvent
+from web_calls import signed_in
 
 pytestmark = [pytest.mark.nostripe, pytest.mark.django_db]
 
@@ -24,12 +24,6 @@ def failed_event(org):
         attempts=12,
         last_error="Stripe could not be read: Invalid API Key provided",
     )
-
-
-def signed_in(membership) -> Client:
-    client = Client()
-    client.force_login(membership.user)
-    return client
 
 
 def test_a_member_sees_the_failed_event_and_its_reason_but_no_retry_button(org, make_member, failed_event):
