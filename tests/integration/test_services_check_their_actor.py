@@ -188,6 +188,10 @@ NOT_A_MEMBER_ACTION = {
     "lock_charge": "row lock inside a checked change",
     "lock_invoice": "row lock inside a checked change",
     "lock_charge_for_refund": "row lock inside a checked change",
+    "lock_invoices_of_charges": "row lock inside a checked change",
+    "lock_charges_of_invoices": "row lock inside a checked change",
+    "refunds_of_charges": "a read under the row locks of a checked change",
+    "outside_refunds_by_invoice": "a read under the row locks of a checked change",
     # Outgoing webhooks and e-mails: deliveries of what was already done.
     "webhook_deliver": "delivery of an event already recorded",
     "refund_notify": "e-mail about a refund already recorded",
