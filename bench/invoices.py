@@ -86,6 +86,7 @@ def main() -> None:
         ],
         rows,
     )
+    floors(client, connection, {"payment_method": FILTERS[0][0], "status": FILTERS[0][1]}, args.requests, args.warmup)
     if args.explain:
         with connection.cursor() as cur:
             for label, sql in plans:
@@ -120,6 +121,56 @@ def _measure(client, connection, params, n, warmup):
                 cur.fetchall()
             bare.append(time.perf_counter() - start)
     return app, bare, list_sql
+
+
+def floors(client, connection, params, n, warmup) -> None:
+    """What one answer is made of (first filter, first page), every kind timed alternately in the same rounds: the
+    bare SQL; Django answering with nothing done (bench/invoice_list_floors.py), whose sum with the bare SQL is the
+    best any Django answer could do; the same work as a plain Django view without django-ninja; and flexbill."""
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    with override_settings(ROOT_URLCONF="bench.invoice_list_floors"):
+        with CaptureQueriesContext(connection) as captured:
+            client.get("/api/v1/invoices", params)
+        statements = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+        assert client.get("/api/bench/plain", params).content == client.get("/api/v1/invoices", params).content
+        cursor = connection.cursor()
+
+        def bare():
+            for sql in statements:
+                cursor.execute(sql)
+                cursor.fetchall()
+
+        kinds = {
+            "bare SQL (baseline)": bare,
+            "Django answering, nothing done": lambda: client.get("/api/bench/empty"),
+            "plain Django view, same work, no django-ninja": lambda: client.get("/api/bench/plain", params),
+            "flexbill (django-ninja)": lambda: client.get("/api/v1/invoices", params),
+        }
+        samples = {label: [] for label in kinds}
+        for _ in range(warmup):
+            for run in kinds.values():
+                run()
+        for _ in range(n):
+            for label, run in kinds.items():
+                start = time.perf_counter()
+                run()
+                samples[label].append(time.perf_counter() - start)
+        cursor.close()
+    base = summary_ms(samples["bare SQL (baseline)"])
+    empty = summary_ms(samples["Django answering, nothing done"])
+    rows = [
+        (label, s["p50"], s["p95"], s["p50"] / base["p50"], s["p95"] / base["p95"])
+        for label, s in ((label, summary_ms(samples[label])) for label in kinds)
+    ]
+    best = (base["p50"] + empty["p50"], base["p95"] + empty["p95"])
+    rows.insert(2, ("bare SQL + Django answering (sum)", *best, best[0] / base["p50"], best[1] / base["p95"]))
+    print_table(
+        f"What the answer is made of ({params['payment_method']}+{params['status']}, first page), {n} rounds (ms)",
+        ["kind", "p50", "p95", "/ bare p50", "/ bare p95"],
+        rows,
+    )
 
 
 def _profile(client, params, n):
