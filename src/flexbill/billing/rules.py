@@ -247,13 +247,14 @@ REFUND_EVENT_TYPES = frozenset(
 
 
 def inbox_ignore_reason(
-    *, event_type: str, sync_enabled: bool, account: str | None, livemode: bool | None, key_livemode: bool | None
+    *, event_type: str, sync_enabled: bool, account: str | None, livemode: bool | None, key_mode: str | None
 ) -> str | None:
     """Why a verified Stripe event is stored but not applied; None when it is to be applied.
 
     An event of a connected account (`account` set) is about someone else's money: flexbill organizations
     connect with their own keys, so it is never applied. An event whose mode differs from the organization's key
-    (a test event to a live key, or the reverse) names objects that key cannot see.
+    (a test event to a live key, or the reverse) names objects that key cannot see; `key_mode` is
+    stripe_gateway.keys.key_mode of that key.
     """
     if not sync_enabled:
         return "Refund sync is off for this organization; stored only."
@@ -261,9 +262,9 @@ def inbox_ignore_reason(
         return f"{event_type} is not handled; stored only."
     if account is not None:
         return f"Event of connected account {account[:60]}; flexbill applies only its own account's events."
-    if livemode is not None and key_livemode is not None and livemode != key_livemode:
-        mode = "live" if livemode else "test"
-        return f"A {mode}-mode event does not match the organization's {'live' if key_livemode else 'test'} key."
+    event_mode = None if livemode is None else ("live" if livemode else "test")
+    if event_mode is not None and key_mode is not None and event_mode != key_mode:
+        return f"A {event_mode}-mode event does not match the organization's {key_mode} key."
     return None
 
 

@@ -53,14 +53,6 @@ def _stripe_client(api_key: str, api_base: str | None, timeout: float, retries: 
     )
 
 
-def key_livemode(secret_key: str) -> bool | None:
-    """Whether a Stripe secret or restricted key is a live one; None when its prefix says neither."""
-    for prefix, live in (("sk_live_", True), ("rk_live_", True), ("sk_test_", False), ("rk_test_", False)):
-        if (secret_key or "").startswith(prefix):
-            return live
-    return None
-
-
 def gateway_for(organization) -> "StripeGateway":
     """The gateway for anything holding `stripe_secret_key` and `name` (an organization)."""
     if not organization.stripe_secret_key:

@@ -25,7 +25,8 @@ from flexbill.audit.services import STRIPE, Actor, audit_record
 from flexbill.bulk_sql import rows_update
 from flexbill.choices import IGNORED_OUTCOME
 from flexbill.errors import Conflict
-from flexbill.stripe_gateway.client import gateway_for, key_livemode
+from flexbill.stripe_gateway.client import gateway_for
+from flexbill.stripe_gateway.keys import key_mode
 from flexbill.stripe_gateway.signature import NotAnEvent, event_from_json
 from flexbill.stripe_gateway.types import RefundInfo, StripeEvent, StripeGatewayError
 
@@ -109,7 +110,7 @@ def _apply_events(organization: Organization, events: list[WebhookEvent], report
             sync_enabled=organization.refund_sync_enabled,
             account=parsed.account,
             livemode=parsed.livemode,
-            key_livemode=key_livemode(organization.stripe_secret_key),
+            key_mode=key_mode(organization.stripe_secret_key),
         )
         if ignored is None and not (parsed.charge_id or parsed.payment_intent_id):
             ignored = "The event names no charge or PaymentIntent."
