@@ -124,6 +124,21 @@ def test_a_refund_dialog_without_a_usable_one_time_key_refunds_nothing_and_says_
     assert re.fullmatch(r"web-[0-9a-f]{32}", dialog_key(html))  # a fresh key: sending it now is deliberate
 
 
+@pytest.mark.parametrize("key", [None, "k" * 256, "web-" + "0" * 32], ids=["missing", "too-long", "usable"])
+def test_a_member_who_may_not_refund_is_refused_the_dialog_whatever_key_it_carries(make_member, paid_charge, key):
+    member = signed_in(make_member(paid_charge.organization, "member"))
+    form = {"amount": "50.00", "reason": "requested_by_customer"}
+    if key is not None:
+        form["idempotency_key"] = key
+
+    response = member.post(f"/charges/{paid_charge.pk}/refund/", form, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 403
+    assert "expired" not in response.content.decode()
+    assert refunds(paid_charge) == []
+    assert stripe_refunds(paid_charge) == []
+
+
 # With refund approvals on (docs/rules.md, rule 21) --------------------------------------------------------------------
 @pytest.fixture
 def approvals_on(org, owner, make_member):

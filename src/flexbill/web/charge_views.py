@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from flexbill.accounts.permissions import Permission
 from flexbill.billing import approval_rules, rules, selectors, services, stripe_reads
-from flexbill.billing.refusals import RefundRefused
+from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.billing.services.charges import MARK_REFUNDED_PERMISSION
 from flexbill.billing.services.derive import invoice_figures
 from flexbill.errors import Conflict, InvalidInput, StripeFailed
@@ -99,6 +99,8 @@ def charge_refund(request, charge_id: int):
             extra = {"refund": refund, "sent": sent}
             return _done(request, charge, template="web/partials/refund_sent.html", extra=extra)
     elif form.has_error("idempotency_key"):  # sent without its key: nothing is refunded on a guess
+        if not request.actor.may(Permission.CHARGES_REFUND):  # nor would be with one: say that, not "expired"
+            return error_page(request, status=403, title="Not allowed", detail=Refusal.PERMISSION_DENIED.sentence)
         form = _refused_with_new_key(request, charge, form.errors["idempotency_key"][0])
     # The form's own errors say what is wrong; the preview only repeats the amount as understood.
     preview = _preview(request, charge, form.cleaned_data.get("amount"), explain=False)
