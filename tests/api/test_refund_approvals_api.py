@@ -261,17 +261,17 @@ def test_an_approved_refund_stripe_cannot_take_is_handled_as_any_refund(
     assert actions(waiting["id"]) == ["refund.awaiting_approval", "refund.approved", "refund.rejected"]
 
 
-def test_approval_is_refused_once_the_charge_was_marked_refunded_meanwhile(
+def test_marking_the_charge_refunded_withdraws_the_waiting_refund_so_approving_it_is_refused(
     approvals_on, clerk, admin, api_client, paid_charge
 ):
     waiting = ask_refund(api_client(clerk), paid_charge, 8000).json()
     marked = post(api_client(admin), f"/api/v1/charges/{paid_charge.pk}/status", {"status": "refunded"})
     assert marked.status_code == 200
 
-    assert_error(approve(api_client(admin), waiting["id"]), 409, "already_refunded")
+    assert_error(approve(api_client(admin), waiting["id"]), 409, "not_awaiting_approval")
 
     assert stripe_refunds(paid_charge) == []
-    assert Refund.objects.get(pk=waiting["id"]).status == "awaiting_approval"  # an approver may still reject it
+    assert Refund.objects.get(pk=waiting["id"]).status == "canceled"
 
 
 def test_another_organizations_refund_is_not_found(approvals_on, clerk, make_org, make_member, api_client, paid_charge):

@@ -16,6 +16,7 @@ from flexbill.billing import services
 from flexbill.billing.models import Charge, Refund
 from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.billing.services.approvals import refund_approve, refund_reject
+from flexbill.errors import PermissionDenied
 from flexbill.ops.housekeeping import housekeeping
 from flexbill.outgoing.services import webhook_endpoint_create
 from flexbill.stripe_gateway.client import gateway_for
@@ -146,6 +147,41 @@ def test_approving_an_expired_refund_is_refused_and_expires_it(team, paid_charge
     assert fresh(refund).status == "canceled"
     assert fresh(paid_charge).amount_reserved == 0
     assert stripe_refunds(paid_charge) == []
+
+
+# Marking the charge refunded -----------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_marking_a_charge_refunded_withdraws_its_waiting_refund_and_nothing_reaches_stripe(team, paid_charge):
+    owner, admin, clerk = team
+    refund = waiting_refund(clerk, paid_charge)
+
+    services.charge_mark_refunded(actor=Actor.for_membership(owner), charge=fresh(paid_charge), via="status")
+
+    withdrawn = fresh(refund)
+    assert withdrawn.status == "canceled"
+    assert "marked refunded" in withdrawn.failure_reason
+    charge = fresh(paid_charge)
+    assert (charge.status, charge.amount_reserved, charge.amount_refunded) == ("refunded", 0, 0)
+    assert fresh(paid_charge.invoice).amount_refunded == charge.amount  # the mark counts all of it, once
+    audit = AuditEvent.objects.get(action="refund.approval_withdrawn")
+    assert (audit.object_id, audit.actor_user_id) == (str(refund.pk), owner.user_id)
+    with pytest.raises(RefundRefused) as refused:
+        refund_approve(actor=Actor.for_membership(admin), refund=withdrawn)
+    assert refused.value.refusal is Refusal.NOT_AWAITING_APPROVAL
+    assert stripe_refunds(paid_charge) == []
+
+
+@pytest.mark.django_db
+def test_a_refused_mark_leaves_the_waiting_refund_waiting(team, paid_charge):
+    owner, _, clerk = team
+    refund = waiting_refund(clerk, paid_charge)
+    member = Actor.for_membership(clerk)  # a clerk may refund but not change a charge's status
+
+    with pytest.raises(PermissionDenied):
+        services.charge_mark_refunded(actor=member, charge=fresh(paid_charge), via="status")
+
+    assert fresh(refund).status == "awaiting_approval"
+    assert fresh(paid_charge).amount_reserved == refund.amount
 
 
 # Stripe's own refunds ---------------------------------------------------------------------------------------------

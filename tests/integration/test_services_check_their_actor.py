@@ -177,6 +177,7 @@ NOT_A_MEMBER_ACTION = {
     "refund_send": "step of refund_create and refund_approve, which check",
     "refund_cancel_locked": "step of refund_reject (which checks), the expiry job and refund_settle",
     "refund_approvals_expire": "housekeeping job: expires refunds that waited too long for approval",
+    "refund_approvals_withdraw_locked": "step of charge_mark_refunded, which checks its actor first",
     "rejected_deliveries_prune": "housekeeping job",
     "signing_organization_forget": "a per-process cache",
     # Steps of a checked service, public because another service module calls them.

@@ -23,6 +23,7 @@ from .refunds import refund_cancel_locked, refund_send
 
 MAX_REJECTION_REASON = 500
 EXPIRED_REASON = "Waited longer than {days} days for approval: expired. Its amount is released; no money moved."
+WITHDRAWN_REASON = "Its charge was marked refunded (the money went back outside flexbill): withdrawn, no money moved."
 
 
 def approval_valid_for() -> timedelta:
@@ -132,6 +133,26 @@ def refund_approvals_expire(*, now: datetime | None = None) -> int:
             _expire(refund=refund, charge=charge)
             expired += 1
     return expired
+
+
+def refund_approvals_withdraw_locked(*, charge, actor: Actor) -> int:
+    """Cancel the refunds of `charge` still awaiting approval, because the charge is being marked refunded: the mark
+    counts all its money as returned outside flexbill, and approving one of them would be refused (approval_rules).
+    The caller holds the charge's lock and has checked that `actor` may mark it. Returns how many were withdrawn."""
+    awaiting = Refund.objects.filter(charge_id=charge.pk, status=RefundStatus.AWAITING_APPROVAL).order_by("pk")
+    withdrawn = 0
+    for refund in awaiting.select_related("created_by", "decided_by"):
+        refund_cancel_locked(
+            refund=refund,
+            charge=charge,
+            actor=actor,
+            reason=WITHDRAWN_REASON,
+            action="refund.approval_withdrawn",
+            event_type=REFUND_REJECTED,
+            state=_state,
+        )
+        withdrawn += 1
+    return withdrawn
 
 
 def rejection_reason(value: object) -> str:

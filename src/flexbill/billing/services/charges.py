@@ -11,6 +11,7 @@ from flexbill.stripe_gateway.types import PaymentMethodInfo, PaymentResult, Stri
 from .. import rules
 from ..models import Charge, ChargeSource, Invoice, PaymentMethod
 from ..refusals import RefundRefused
+from .approvals import refund_approvals_withdraw_locked
 from .derive import charge_refresh, charge_snapshot, invoice_figures
 from .invoices import validate_amount
 from .locks import lock_charge, lock_invoice
@@ -162,6 +163,8 @@ def charge_mark_refunded(*, actor: Actor, charge: Charge, via: str) -> Charge:
     """Mark a charge Refunded without moving money ("Change status → Refunded", or "Delete").
 
     Only a paid charge, and never beyond what its invoice may still show refunded (rules.mark_refunded_refusal).
+    Its refunds still awaiting approval are withdrawn in the same transaction: the mark counts all of the charge's
+    money as returned, so none of them may be sent to Stripe any more.
     """
     actor.require(MARK_REFUNDED_PERMISSION[via], organization_id=charge.organization_id)
     with transaction.atomic():
@@ -170,6 +173,7 @@ def charge_mark_refunded(*, actor: Actor, charge: Charge, via: str) -> Charge:
         if refusal:
             raise RefundRefused(refusal)
         before = charge_snapshot(charge)
+        refund_approvals_withdraw_locked(charge=charge, actor=actor)
         charge.marked_refunded_at = timezone.now()
         charge.save(update_fields=["marked_refunded_at", "updated_at"])
         what = "Deleted" if via == "delete" else "Status changed to Refunded"
