@@ -99,6 +99,48 @@ def test_only_owners_change_the_approval_threshold(org, owner, admin, make_membe
     assert org.refund_approval_threshold is None
 
 
+@pytest.mark.parametrize("change", ["demote", "remove", "role_edit"])
+def test_while_approvals_are_on_no_change_of_team_or_roles_leaves_fewer_than_two_approvers(
+    org, owner, make_member, api_client, change
+):
+    approver = make_member(org, "custom", permissions=[Permission.REFUNDS_APPROVE])
+    owner_client = api_client(owner)
+    assert patch(owner_client, "/api/v1/organization", {"refund_approval_threshold": THRESHOLD}).status_code == 200
+    audit_rows = AuditEvent.objects.count()
+
+    if change == "demote":
+        response = patch(owner_client, f"/api/v1/members/{approver.pk}", {"role": "member"})
+    elif change == "remove":
+        response = owner_client.delete(f"/api/v1/members/{approver.pk}")
+    else:
+        role = approver.custom_role
+        response = patch(owner_client, f"/api/v1/roles/{role.pk}", {"permissions": ["billing.invoices.view"]})
+
+    body = assert_error(response, 409, "approvers_missing")
+    assert "this change would leave 1" in body["detail"]
+    approver.refresh_from_db()  # nothing changed: the member, their role and its permissions stay as they were
+    assert approver.has_permission(Permission.REFUNDS_APPROVE)
+    assert AuditEvent.objects.count() == audit_rows
+
+
+def test_with_approvals_off_an_approver_may_be_demoted(org, owner, make_member, api_client):
+    approver = make_member(org, "custom", permissions=[Permission.REFUNDS_APPROVE])
+
+    response = patch(api_client(owner), f"/api/v1/members/{approver.pk}", {"role": "member"})
+
+    assert response.status_code == 200
+    approver.refresh_from_db()
+    assert not approver.has_permission(Permission.REFUNDS_APPROVE)
+
+
+def test_with_a_third_approver_one_may_be_removed_while_approvals_are_on(org, owner, admin, make_member, api_client):
+    third = make_member(org, "custom", permissions=[Permission.REFUNDS_APPROVE])
+    owner_client = api_client(owner)
+    assert patch(owner_client, "/api/v1/organization", {"refund_approval_threshold": THRESHOLD}).status_code == 200
+
+    assert owner_client.delete(f"/api/v1/members/{third.pk}").status_code == 204
+
+
 def test_approvals_cannot_be_turned_on_while_fewer_than_two_members_may_approve(
     org, owner, make_member, api_client, clerk
 ):

@@ -9,14 +9,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from flexbill.accounts.preferences import organization_preferences_update
+from flexbill.accounts.preferences import approvers_count, organization_preferences_update
+from flexbill.accounts.team import member_change_role
 from flexbill.audit.models import AuditEvent
 from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import Charge, Refund
 from flexbill.billing.refusals import RefundRefused, Refusal
 from flexbill.billing.services.approvals import refund_approve, refund_reject
-from flexbill.errors import PermissionDenied
+from flexbill.errors import Conflict, PermissionDenied
 from flexbill.ops.housekeeping import housekeeping
 from flexbill.outgoing.services import webhook_endpoint_create
 from flexbill.stripe_gateway.client import gateway_for
@@ -147,6 +148,27 @@ def test_approving_an_expired_refund_is_refused_and_expires_it(team, paid_charge
     assert fresh(refund).status == "canceled"
     assert fresh(paid_charge).amount_reserved == 0
     assert stripe_refunds(paid_charge) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_demotions_at_once_never_leave_fewer_than_two_approvers(org, owner, make_member):
+    """Three approvers: each demotion alone leaves two, both together would leave one; the organization's lock lets
+    exactly one through."""
+    first, second = make_member(org, "admin"), make_member(org, "admin")
+    organization_preferences_update(actor=Actor.for_membership(owner), refund_approval_threshold=5000)
+    targets = iter([first, second])
+    pick = threading.Lock()
+
+    def demote_next():
+        with pick:
+            member = next(targets)
+        return member_change_role(actor=Actor.for_membership(owner), member=member, role="member")
+
+    results = run_together(demote_next, n=2)
+
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert len(refused) == 1 and refused[0].code == "approvers_missing", results
+    assert approvers_count(fresh(org)) == 2
 
 
 # Marking the charge refunded -----------------------------------------------------------------------------------

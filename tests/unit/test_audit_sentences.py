@@ -189,6 +189,11 @@ EXAMPLES = {
         _event("refund.approval_expired", after={**REFUND, "status": "canceled"}),
         "Refund of €50.00 on INV-000014 expired waiting for approval — no money moved",
     ),
+    "refund.approval_withdrawn": (
+        _event("refund.approval_withdrawn", after={**REFUND, "status": "canceled"}),
+        "Withdrew the refund of €50.00 on INV-000014 waiting for approval: the charge was marked refunded — no money "
+        "moved",
+    ),
     "charge.created": (
         _event(
             "charge.created",

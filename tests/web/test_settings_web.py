@@ -8,7 +8,9 @@ from django.test import Client
 
 from flexbill.accounts.models import ApiToken, CustomRole, Membership
 from flexbill.accounts.permissions import Permission
+from flexbill.accounts.preferences import organization_preferences_update
 from flexbill.audit.models import AuditEvent
+from flexbill.audit.services import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +86,16 @@ def test_the_last_owner_demoting_themselves_in_the_team_page_is_told_why_not(org
     assert "at least one owner" in response.content.decode()
     owner.refresh_from_db()
     assert owner.role == "owner"
+
+
+def test_removing_one_of_the_two_approvers_in_the_team_page_is_told_why_not(org, owner, owner_client, make_member):
+    approver = make_member(org, "admin")
+    organization_preferences_update(actor=Actor.for_membership(owner), refund_approval_threshold=5000)
+
+    response = owner_client.post(f"/settings/team/{approver.pk}/remove/", follow=True)
+
+    assert "Refund approvals are on and need at least 2 members who may approve refunds" in response.content.decode()
+    assert Membership.objects.filter(pk=approver.pk).exists()
 
 
 # API tokens -------------------------------------------------------------------------------------------------

@@ -5,7 +5,12 @@ the refund approval threshold. Refund sync is not among them: only platform staf
 from django.db import transaction
 
 from flexbill.audit.services import Actor, audit_record
-from flexbill.billing.approval_rules import MIN_APPROVERS, approvers_missing_detail, threshold_refusal
+from flexbill.billing.approval_rules import (
+    MIN_APPROVERS,
+    approvers_kept_detail,
+    approvers_missing_detail,
+    threshold_refusal,
+)
 from flexbill.errors import Conflict, InvalidInput, PermissionDenied
 
 from .api_callers import access_changed
@@ -72,6 +77,19 @@ def _clean(field: str, value):
     if not isinstance(value, bool):
         raise InvalidInput("refund_emails_enabled is true or false.", code="invalid")
     return value
+
+
+def approvers_kept(*, organization_id: int) -> None:
+    """Refuse (409 approvers_missing) a change of roles or members that leaves an organization whose refunds need
+    approval with fewer than MIN_APPROVERS members who may approve: refunds waiting for a second person would wait
+    for nobody. Call inside the change's transaction, under the organization's lock, after making the change:
+    raising undoes it."""
+    organization = Organization.objects.only("pk", "refund_approval_threshold").get(pk=organization_id)
+    if organization.refund_approval_threshold is None:
+        return
+    approvers = approvers_count(organization)
+    if approvers < MIN_APPROVERS:
+        raise Conflict(approvers_kept_detail(approvers), code="approvers_missing")
 
 
 def approvers_count(organization: Organization) -> int:

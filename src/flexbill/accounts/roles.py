@@ -14,6 +14,7 @@ from .api_callers import access_changed
 from .models import CustomRole, Membership, Organization
 from .names import name_clean
 from .permissions import Permission
+from .preferences import approvers_kept
 from .selectors import role_holders
 
 NAME_MAX = 100
@@ -138,6 +139,7 @@ def role_update(
                 role.permissions = new_permissions
             role.save(update_fields=["name", "permissions"])
             access_changed(organization_id=acting.organization_id)
+            approvers_kept(organization_id=acting.organization_id)
             if _state(role) != before:
                 audit_record(
                     organization_id=acting.organization_id,

@@ -25,6 +25,7 @@ from .acting import acting_member
 from .api_callers import access_changed
 from .models import CustomRole, Membership, MembershipStatus, Organization
 from .permissions import Permission, Role
+from .preferences import approvers_kept
 from .sign_in.identity import MAX_IDENTITY_LENGTH, sign_in_identity
 from .web_sessions import user_sessions_end
 
@@ -268,6 +269,7 @@ def member_change_role(*, actor: Actor, member: Membership, role: str) -> Member
         member.role, member.custom_role = role_name, custom_role
         member.save(update_fields=["role", "custom_role"])
         access_changed(organization_id=acting.organization_id)
+        approvers_kept(organization_id=acting.organization_id)
         audit_record(
             organization_id=acting.organization_id,
             actor=Actor.for_user(acting.user),
@@ -308,5 +310,6 @@ def member_remove(*, actor: Actor, member: Membership) -> None:
         user = member.user
         member.delete()
         access_changed(organization_id=acting.organization_id)
+        approvers_kept(organization_id=acting.organization_id)
         if before["status"] == MembershipStatus.ACTIVE:
             user_sessions_end(user=user)

@@ -230,6 +230,13 @@ def _refund_approval_expired(row: _Row) -> str:
     return f"Refund of {row.refund_amount} on {row.invoice} expired waiting for approval — no money moved"
 
 
+def _refund_approval_withdrawn(row: _Row) -> str:
+    return (
+        f"Withdrew the refund of {row.refund_amount} on {row.invoice} waiting for approval: the charge was marked "
+        "refunded — no money moved"
+    )
+
+
 def _refund_rejected(row: _Row) -> str:
     return f"Stripe refused the refund of {row.refund_amount} on {row.invoice} — no money moved"
 
@@ -454,6 +461,7 @@ SENTENCES: dict[str, Callable[[_Row], str]] = {
     "refund.approved": _refund_approved,
     "refund.approval_rejected": _refund_approval_rejected,
     "refund.approval_expired": _refund_approval_expired,
+    "refund.approval_withdrawn": _refund_approval_withdrawn,
     # Charges, invoices, credit notes, customers
     "charge.created": _charge_created,
     "charge.payment_updated": _charge_payment_updated,

@@ -43,6 +43,14 @@ def approvers_missing_detail(approvers: int) -> str:
     )
 
 
+def approvers_kept_detail(approvers: int) -> str:
+    return (
+        f"Refund approvals are on and need at least {MIN_APPROVERS} members who may approve refunds "
+        f"(billing.refunds.approve); this change would leave {approvers}. Give the permission to another member "
+        "first, or turn approvals off by clearing the approval threshold."
+    )
+
+
 def approval_expired(*, created_at: datetime, now: datetime, valid_for: timedelta) -> bool:
     return now - created_at >= valid_for
 
