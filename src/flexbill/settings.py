@@ -281,6 +281,7 @@ FLEXBILL_WEBHOOK_REJECTED_KEEP = _env_number("FLEXBILL_WEBHOOK_REJECTED_KEEP", 1
 FLEXBILL_WEBHOOK_REJECTED_RETENTION_DAYS = _env_number("FLEXBILL_WEBHOOK_REJECTED_RETENTION_DAYS", 7)
 # A refund left "requested" this long with no trace in Stripe never reached Stripe: reconcile cancels it.
 FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS = _env_number("FLEXBILL_REQUESTED_REFUND_GRACE_SECONDS", 600)
+# Each organization's reconcile is queued once per this many seconds, however many workers run (billing/tasks.py).
 FLEXBILL_RECONCILE_INTERVAL = _env_number("FLEXBILL_RECONCILE_INTERVAL", 300, whole=False)
 # The inbox of verified Stripe events: how many the worker applies per batch, how long a claim lasts before another
 # worker may take the events over, how often it tries an event it cannot apply (then the event is failed, shown on
@@ -308,6 +309,9 @@ FLEXBILL_OUTBOX_LEASE_SECONDS = _env_number("FLEXBILL_OUTBOX_LEASE_SECONDS", 120
 FLEXBILL_OUTBOX_MAX_ATTEMPTS = _env_number("FLEXBILL_OUTBOX_MAX_ATTEMPTS", 12, low=1)
 FLEXBILL_OUTBOX_SWEEP_INTERVAL = _env_number("FLEXBILL_OUTBOX_SWEEP_INTERVAL", 0.5, whole=False)
 FLEXBILL_OUTBOX_RETENTION_DAYS = _env_number("FLEXBILL_OUTBOX_RETENTION_DAYS", 30)
+# Finished background-task results (succeeded or failed) are deleted by the worker's housekeeping after this many
+# days; ready and running tasks are never touched.
+FLEXBILL_TASK_RESULT_RETENTION_DAYS = _env_number("FLEXBILL_TASK_RESULT_RETENTION_DAYS", 7)
 # Outgoing webhooks go to https:// endpoints; plain http only where allowed (the demo's local receiver, tests).
 FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP = _env_flag("FLEXBILL_OUTGOING_WEBHOOKS_ALLOW_HTTP", False)
 

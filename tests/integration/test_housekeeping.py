@@ -1,5 +1,6 @@
 """Rows that anonymous traffic creates (sign-in counts, rejected Stripe deliveries) are kept only while they decide
-something: the worker's housekeeping removes the rest, so such traffic cannot grow the database without bound."""
+something, and finished background-task results only for their retention: the worker's housekeeping removes the
+rest, so neither traffic nor the work it causes can grow the database without bound."""
 
 from datetime import timedelta
 
@@ -7,10 +8,11 @@ import pytest
 import time_machine
 from django.test import Client
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from flexbill.accounts.models import SignInCount
 from flexbill.billing.models import WebhookEvent
-from flexbill.ops.housekeeping import housekeeping
+from flexbill.ops.housekeeping import housekeeping, task_results_prune
 from stripe_events import post_raw
 
 pytestmark = [pytest.mark.django_db, pytest.mark.nostripe]
@@ -37,6 +39,7 @@ def test_an_anonymous_spray_of_sign_ins_leaves_no_rows_once_its_windows_have_pas
             "rejected_webhook_deliveries": 20,
             "sign_in_counts": 40,
             "outbox_events": 0,
+            "task_results": 0,
             "refund_approvals_expired": 0,
         }
 
@@ -61,3 +64,51 @@ def test_housekeeping_keeps_what_still_decides_a_sign_in(org, owner):
     with time_machine.travel(start + timedelta(days=31), tick=False):
         housekeeping()
         assert not SignInCount.objects.exists()
+
+
+def task_result(status: str, *, finished_days_ago: float | None = None, enqueued_days_ago: float = 0) -> DBTaskResult:
+    """A row of the database task backend, as a worker leaves it (an inbox apply, an outbox dispatch, a reconcile)."""
+    now = timezone.now()
+    finished_at = None if finished_days_ago is None else now - timedelta(days=finished_days_ago)
+    started_at = finished_at or (now - timedelta(days=enqueued_days_ago) if status == "RUNNING" else None)
+    row = DBTaskResult.objects.create(
+        status=status,
+        started_at=started_at,
+        finished_at=finished_at,
+        args_kwargs={"args": [], "kwargs": {}},
+        task_path="flexbill.billing.tasks.apply_inbox_task",
+        backend_name="default",
+        run_after=now,
+    )
+    enqueued_at = now - timedelta(days=max(enqueued_days_ago, finished_days_ago or 0))
+    DBTaskResult.objects.filter(pk=row.pk).update(enqueued_at=enqueued_at)  # auto_now_add on create
+    return row
+
+
+def test_housekeeping_deletes_finished_task_results_past_the_retention_and_keeps_the_rest(settings):
+    assert settings.FLEXBILL_TASK_RESULT_RETENTION_DAYS == 7  # the default
+    old_success = task_result("SUCCESSFUL", finished_days_ago=8)
+    old_failure = task_result("FAILED", finished_days_ago=30)
+    kept = [
+        task_result("SUCCESSFUL", finished_days_ago=6),  # recent
+        task_result("FAILED", finished_days_ago=1),
+        task_result("READY", enqueued_days_ago=30),  # not run yet, however old
+        task_result("RUNNING", enqueued_days_ago=30),  # a worker may be on it
+    ]
+
+    assert housekeeping()["task_results"] == 2
+
+    assert not DBTaskResult.objects.filter(pk__in=[old_success.pk, old_failure.pk]).exists()
+    assert set(DBTaskResult.objects.values_list("pk", flat=True)) == {row.pk for row in kept}
+    assert housekeeping()["task_results"] == 0
+
+
+def test_task_results_are_kept_for_the_configured_retention_and_deleted_in_batches(settings):
+    settings.FLEXBILL_TASK_RESULT_RETENTION_DAYS = 30
+    recent = task_result("SUCCESSFUL", finished_days_ago=20)  # past the default, inside the configured retention
+    for _ in range(5):
+        task_result("SUCCESSFUL", finished_days_ago=31)
+
+    assert task_results_prune(now=timezone.now(), batch_size=2) == 5  # 2 + 2 + 1
+
+    assert list(DBTaskResult.objects.values_list("pk", flat=True)) == [recent.pk]

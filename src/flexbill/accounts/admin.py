@@ -32,6 +32,8 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ("slug", "name")
     # Secrets are write-only here: shown neither in lists nor read back on the change page.
     exclude = ()
+    # Moved by the workers' periodic reconcile schedule (billing/tasks.py); shown, not edited.
+    readonly_fields = ("reconcile_due_at",)
 
     def get_form(self, request, obj=None, **kwargs):
         from django import forms

@@ -35,6 +35,10 @@ class Organization(models.Model):
     # a revocation is honoured on the next request (accounts/api_callers.py).
     # db_default too: rows inserted by code that predates the column (older migrations' states) still get 0.
     access_version = models.PositiveBigIntegerField(default=0, db_default=0)
+    # When the worker's periodic reconcile of this organization is next due (None: at the next look). The worker
+    # that moves it forward, in one conditional UPDATE, is the one that queues the reconcile: once per interval
+    # however many workers run (billing/tasks.py). Reconcile asked for by a person runs at once, whatever it says.
+    reconcile_due_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name

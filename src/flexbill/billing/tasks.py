@@ -2,8 +2,11 @@
 
 import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.backend import DatabaseBackend
@@ -62,13 +65,28 @@ def reconcile_organization_task(organization_id: int) -> dict:
     return {"changed": report.changed, "errors": report.errors}
 
 
-def enqueue_reconcile_all() -> int:
-    """Queue every organization's reconcile; also the moment to drop rejected webhook deliveries past retention."""
+def enqueue_reconcile_all(*, interval: float | None = None) -> int:
+    """Queue the reconcile of every organization with sync on and a Stripe key whose turn has come, and return how
+    many were queued; also the moment to drop rejected webhook deliveries past retention.
+
+    Every worker calls this each interval (seconds; FLEXBILL_RECONCILE_INTERVAL unless given). An organization's
+    turn is taken by one conditional UPDATE moving its reconcile_due_at an interval forward: of workers looking at
+    once, only the one whose UPDATE changed the row queues its reconcile, so it is queued once per interval however
+    many workers run. The turn and the queued task are one transaction: a task that could not be queued gives the
+    turn back.
+    """
     rejected_deliveries_prune()
+    now = timezone.now()
+    next_due = now + timedelta(seconds=settings.FLEXBILL_RECONCILE_INTERVAL if interval is None else interval)
+    due = Q(reconcile_due_at__isnull=True) | Q(reconcile_due_at__lte=now)
     count = 0
     for org_id in (
-        Organization.objects.filter(refund_sync_enabled=True).exclude(stripe_secret_key="").values_list("pk", flat=True)
+        Organization.objects.filter(due, refund_sync_enabled=True)
+        .exclude(stripe_secret_key="")
+        .values_list("pk", flat=True)
     ):
-        reconcile_organization_task.enqueue(org_id)
-        count += 1
+        with transaction.atomic():
+            if Organization.objects.filter(due, pk=org_id).update(reconcile_due_at=next_due):
+                reconcile_organization_task.enqueue(org_id)
+                count += 1
     return count

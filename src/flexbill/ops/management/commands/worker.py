@@ -1,3 +1,4 @@
+import functools
 import os
 import threading
 
@@ -17,7 +18,7 @@ from flexbill.refund_batches.tasks import refund_batches_sweep
 class Command(BaseCommand):
     help = (
         "Run background tasks: apply the Stripe inbox, send the outbox's e-mails and outgoing webhooks, run refund "
-        "batches, and enqueue the periodic reconcile of every organization."
+        "batches, and enqueue the periodic reconcile of every organization (once per interval across all workers)."
     )
 
     def add_arguments(self, parser):
@@ -56,7 +57,10 @@ class Command(BaseCommand):
         # worker that died holding it.
         self._every(stop, settings.FLEXBILL_OUTBOX_SWEEP_INTERVAL, outbox_sweep, "outbox-sweep", at_start=True)
         if reconcile_interval > 0:
-            self._every(stop, reconcile_interval, enqueue_reconcile_all, "reconcile-schedule")
+            # Each organization's reconcile is queued once per interval however many workers run: the worker that
+            # takes its turn queues it (enqueue_reconcile_all).
+            reconcile_all = functools.partial(enqueue_reconcile_all, interval=reconcile_interval)
+            self._every(stop, reconcile_interval, reconcile_all, "reconcile-schedule")
             # Rows anonymous traffic creates (sign-in counts, rejected deliveries) are dropped once they decide nothing.
             self._every(stop, reconcile_interval, housekeeping, "housekeeping")
         call_command("db_worker", interval=poll_interval, verbosity=options.get("verbosity", 1))
