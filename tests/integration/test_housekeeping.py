@@ -1,6 +1,6 @@
-"""Rows that anonymous traffic creates (sign-in counts, rejected Stripe deliveries) are kept only while they decide
-something, and finished background-task results only for their retention: the worker's housekeeping removes the
-rest, so neither traffic nor the work it causes can grow the database without bound."""
+"""Rows that anonymous traffic creates (sign-in and password-reset counts, rejected Stripe deliveries) are kept
+only while they decide something, and finished background-task results only for their retention: the worker's
+housekeeping removes the rest, so neither traffic nor the work it causes can grow the database without bound."""
 
 from datetime import timedelta
 
@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from flexbill.accounts.models import SignInCount
+from flexbill.accounts.models import ActionCount, SignInCount
 from flexbill.billing.models import WebhookEvent
 from flexbill.ops.housekeeping import housekeeping, task_results_prune
 from stripe_events import post_raw
@@ -29,7 +29,9 @@ def test_an_anonymous_spray_of_sign_ins_leaves_no_rows_once_its_windows_have_pas
         for n in range(20):
             sign_in(f"203.0.113.{n}", f"nobody{n}@example.com", "guess")
             post_raw(Client(), f"guess-{n}", "{}", None)
+            Client(REMOTE_ADDR=f"203.0.113.{n}").post("/password-reset/", {"email": f"nobody{n}@example.com"})
     assert SignInCount.objects.count() == 40 and WebhookEvent.objects.count() == 20
+    assert ActionCount.objects.count() == 40  # a password-reset count per address and per account
 
     with time_machine.travel(start + timedelta(minutes=30), tick=False):
         assert housekeeping()["sign_in_counts"] == 0  # still inside the windows: kept
@@ -38,12 +40,14 @@ def test_an_anonymous_spray_of_sign_ins_leaves_no_rows_once_its_windows_have_pas
         assert pruned == {
             "rejected_webhook_deliveries": 20,
             "sign_in_counts": 40,
+            "action_counts": 40,
             "outbox_events": 0,
             "task_results": 0,
             "refund_approvals_expired": 0,
         }
 
     assert not SignInCount.objects.exists() and not WebhookEvent.objects.exists()
+    assert not ActionCount.objects.exists()
 
 
 def test_housekeeping_keeps_what_still_decides_a_sign_in(org, owner):

@@ -148,6 +148,18 @@ class SignInCount(models.Model):
         return f"{self.identity} from {self.address}: {self.failures}"
 
 
+class ActionCount(models.Model):
+    """How often an anonymous visitor asked flexbill to act (send a password-reset e-mail) under one key in the
+    current window; changed by one conditional UPDATE per request (accounts/action_limits.py)."""
+
+    key = models.CharField(max_length=300, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.window_started_at:%Y-%m-%d %H:%M}"
+
+
 class UserSession(models.Model):
     """A signed-in web session of a user, so that removing someone from an organization can end their sessions at
     once without reading every session in the store."""

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from flexbill.accounts.action_limits import action_counts_prune
 from flexbill.accounts.sign_in.throttle import sign_in_counts_prune
 from flexbill.billing.services.approvals import refund_approvals_expire
 from flexbill.billing.services.inbox import rejected_deliveries_prune
@@ -20,6 +21,7 @@ def housekeeping() -> dict[str, int]:
     return {
         "rejected_webhook_deliveries": rejected_deliveries_prune(now=now),
         "sign_in_counts": sign_in_counts_prune(now=now),
+        "action_counts": action_counts_prune(now=now),
         "outbox_events": outbox_prune(now=now),
         "task_results": task_results_prune(now=now),
         # Refunds that waited for approval too long: canceled, their amounts released.

@@ -5,13 +5,18 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from flexbill.accounts import team
+from flexbill.accounts.password_resets import PasswordResetThrottled, password_reset_reserve
 from flexbill.accounts.passwords import password_changed_record
+from flexbill.accounts.sign_in.client_address import client_address
+from flexbill.accounts.sign_in.identity import sign_in_identity
 from flexbill.errors import InvalidInput, PermissionDenied
 
 from .access import error_page
@@ -72,11 +77,25 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    """Sends the link within the limits of accounts/password_resets.py; an account past its share gets no e-mail
+    and the requester the same answer as always."""
+
     template_name = "web/password_reset_form.html"
     form_class = IdentityPasswordResetForm
     email_template_name = "web/email/password_reset.txt"
     subject_template_name = "web/email/password_reset_subject.txt"
     success_url = reverse_lazy("web:password_reset_done")
+
+    def form_valid(self, form):
+        identity = sign_in_identity(form.cleaned_data["email"])
+        try:
+            send = password_reset_reserve(identity=identity, address=client_address(self.request), now=timezone.now())
+        except PasswordResetThrottled as exc:
+            form.add_error(None, exc)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        if not send:
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
