@@ -3,6 +3,7 @@ refusal sentence when money returned would exceed what was paid."""
 
 import pytest
 
+from flexbill.accounts.preferences import organization_preferences_update
 from flexbill.audit.services import SYSTEM, Actor
 from flexbill.billing import services
 from flexbill.billing.models import CreditNote
@@ -37,6 +38,26 @@ def test_a_declined_charge_is_not_offered_to_be_marked_refunded(org, owner_clien
 def test_a_paid_charge_is_offered_to_be_marked_refunded(owner_client, paid_charge):
     page = owner_client.get(f"/invoices/{paid_charge.invoice_id}/").content.decode()
     assert mark_links(page, paid_charge) == ["status", "delete"]
+
+
+def test_the_mark_dialog_says_which_waiting_refunds_the_mark_withdraws(
+    org, owner, owner_client, make_member, paid_charge
+):
+    make_member(org, "admin")  # a second approver, so that approvals can be on
+    organization_preferences_update(actor=Actor.for_membership(owner), refund_approval_threshold=5000)
+    clerk = make_member(org, "clerk")
+    services.refund_create(actor=Actor.for_membership(clerk), charge=paid_charge, amount=8000)
+
+    dialog = owner_client.get(f"/charges/{paid_charge.pk}/mark-refunded/status/").content.decode()
+
+    assert 'data-testid="mark-withdraws"' in dialog
+    assert "$80.00" in dialog and "waiting for approval on this payment will be withdrawn" in dialog
+
+
+def test_the_mark_dialog_of_a_charge_with_nothing_waiting_mentions_no_withdrawal(owner_client, paid_charge):
+    dialog = owner_client.get(f"/charges/{paid_charge.pk}/mark-refunded/status/").content.decode()
+
+    assert 'data-testid="no-money-moves"' in dialog and 'data-testid="mark-withdraws"' not in dialog
 
 
 def test_money_returned_beyond_what_was_paid_is_refused_in_the_credit_note_form(owner, owner_client, paid_charge):

@@ -186,6 +186,12 @@ def refunds_awaiting_approval(*, organization: Organization) -> list[Refund]:
     )
 
 
+def charge_amounts_awaiting_approval(*, charge: Charge) -> list[int]:
+    """The amounts of the charge's refunds waiting for approval, oldest first: what marking it refunded withdraws."""
+    waiting = Refund.objects.filter(charge=charge, status=RefundStatus.AWAITING_APPROVAL).order_by("pk")
+    return list(waiting.values_list("amount", flat=True))
+
+
 def audit_event_list(
     *, organization: Organization, object_ref: str | None, invoice_id: int | None = None, cursor=None, limit=PAGE_SIZE
 ) -> Page:

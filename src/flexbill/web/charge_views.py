@@ -195,4 +195,5 @@ def charge_mark_refunded(request, charge_id: int, via: str):
         context["problem"] = (
             (refusal.sentence if refusal else None) if allowed else rules.Refusal.PERMISSION_DENIED.sentence
         )
+        context["withdrawn"] = selectors.charge_amounts_awaiting_approval(charge=charge)
     return render(request, "web/partials/charge_mark.html", context)
