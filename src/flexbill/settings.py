@@ -300,6 +300,9 @@ FLEXBILL_INBOX_QUEUE_COALESCE_SECONDS = _env_number("FLEXBILL_INBOX_QUEUE_COALES
 # resumed by another worker after that. Longer than one Stripe call may take, so a slow call is never sent twice.
 FLEXBILL_REFUND_BATCH_LEASE_SECONDS = _env_number("FLEXBILL_REFUND_BATCH_LEASE_SECONDS", 120, low=1)
 FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL = _env_number("FLEXBILL_REFUND_BATCH_SWEEP_INTERVAL", 5, whole=False)
+# A batch item whose runs keep ending in an unexpected error (a bug, a database error, a crash) is tried this many
+# times; then it is recorded by the refund its key finds, or failed if there is none, and the batch goes on.
+FLEXBILL_REFUND_BATCH_ITEM_MAX_ATTEMPTS = _env_number("FLEXBILL_REFUND_BATCH_ITEM_MAX_ATTEMPTS", 3, low=1)
 # The webhook endpoint keeps each organization's signing secret in the process this long.
 FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS = _env_number("FLEXBILL_WEBHOOK_ORG_CACHE_SECONDS", 5, whole=False)
 FLEXBILL_INBOX_STRIPE_READERS = _env_number("FLEXBILL_INBOX_STRIPE_READERS", 4, low=1)

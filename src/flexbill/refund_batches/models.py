@@ -70,6 +70,9 @@ class RefundBatchItem(models.Model):
     refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # Why the item was refused or failed (the refusal's sentence, or what Stripe said).
     detail = models.CharField(max_length=1000, blank=True)
+    # How often a run has started on the item, counted before each try (committed on its own, so a crash counts):
+    # an item that keeps ending in an unexpected error is given up after FLEXBILL_REFUND_BATCH_ITEM_MAX_ATTEMPTS.
+    attempts = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

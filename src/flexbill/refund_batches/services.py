@@ -1,12 +1,13 @@
 """Bulk refund writes: queue a batch (refused whole before anything is sent), and run it (docs/rules.md, rule 22)."""
 
+import logging
 import time
 import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from flexbill.accounts.models import Membership, Organization
@@ -21,6 +22,8 @@ from flexbill.errors import Conflict, InvalidInput, NotFound, StripeFailed
 
 from . import rules
 from .models import RefundBatch, RefundBatchItem
+
+log = logging.getLogger("flexbill.refund_batches")
 
 # A worker runs a batch this long at a time, then queues the rest: one long batch never holds up the Stripe inbox,
 # e-mails and outgoing webhooks that run on the same worker.
@@ -238,9 +241,62 @@ def refund_batch_run(*, batch_id: int, token: str | None = None, on_more=None, s
 
 
 def _run_item(*, batch: RefundBatch, item: RefundBatchItem, actor: Actor | None) -> None:
+    """One item, counted as an attempt before it is tried; an item already tried
+    FLEXBILL_REFUND_BATCH_ITEM_MAX_ATTEMPTS times (each ended in an unexpected error, or its worker died) is not
+    tried again but settled from what its idempotency key finds, so it never holds up the rest of the batch."""
+    if not _attempt_begin(item):
+        if item.status == RefundBatchItemStatus.PENDING:
+            _item_give_up(batch, item)
+        return
+    try:
+        _item_try(batch=batch, item=item, actor=actor)
+    except Exception:
+        # Not a refusal, nor Stripe's or a conflict's answer: a bug, a database error. The run stops here; the
+        # batch is resumed once its lease ends and the item tried again, until its attempts are spent.
+        log.exception(
+            "Refund batch %s: charge %s ended in an unexpected error (attempt %s of %s).",
+            batch.pk,
+            item.charge_id,
+            item.attempts,
+            settings.FLEXBILL_REFUND_BATCH_ITEM_MAX_ATTEMPTS,
+        )
+        raise
+
+
+def _attempt_begin(item: RefundBatchItem) -> bool:
+    """Count an attempt at the pending item, in a statement of its own committed before the item is tried (so a
+    crash during the try still counts). False, with the item read again, when it is no longer pending or its
+    attempts are spent."""
+    with transaction.atomic():
+        counted = RefundBatchItem.objects.filter(
+            pk=item.pk,
+            status=RefundBatchItemStatus.PENDING,
+            attempts__lt=settings.FLEXBILL_REFUND_BATCH_ITEM_MAX_ATTEMPTS,
+        ).update(attempts=F("attempts") + 1)
+    if counted:
+        item.attempts += 1
+        return True
+    item.refresh_from_db(fields=["status", "attempts"])
+    return False
+
+
+def _item_give_up(batch: RefundBatch, item: RefundBatchItem) -> None:
+    """Its attempts are spent: record it by the refund its key made, if any (money may have moved: the item is what
+    that refund is, as after a normal run), else as failed with nothing refunded."""
+    key = item_idempotency_key(batch, item.charge_id)
+    refund = Refund.objects.filter(organization_id=batch.organization_id, idempotency_key=key).first()
+    if refund is not None:
+        return _item_record_refund(batch, item, refund)
+    detail = (
+        f"flexbill stopped trying to refund this charge after {item.attempts} attempts that ended in an unexpected "
+        "error. No refund was made."
+    )
+    return _item_record(batch, item, status=RefundBatchItemStatus.FAILED, detail=detail)
+
+
+def _item_try(*, batch: RefundBatch, item: RefundBatchItem, actor: Actor | None) -> None:
     """One item, refunded by the requester with the permissions their membership holds now (none once removed)."""
     charge = item.charge
-    refund, detail = None, ""
     if actor is None or not actor.may(Permission.CHARGES_REFUND, organization_id=batch.organization_id):
         return _item_record(
             batch, item, status=RefundBatchItemStatus.REFUSED, detail=Refusal.PERMISSION_DENIED.sentence
@@ -269,7 +325,13 @@ def _run_item(*, batch: RefundBatch, item: RefundBatchItem, actor: Actor | None)
     except (StripeFailed, Conflict) as exc:
         refund = Refund.objects.filter(organization_id=batch.organization_id, idempotency_key=key).first()
         return _item_record(batch, item, status=RefundBatchItemStatus.FAILED, detail=exc.detail, refund=refund)
+    return _item_record_refund(batch, item, refund)
+
+
+def _item_record_refund(batch: RefundBatch, item: RefundBatchItem, refund: Refund) -> None:
+    """The item is what its refund is (rules.item_status); a failed refund says why."""
     status = rules.item_status(refund.status)
+    detail = ""
     if status == RefundBatchItemStatus.FAILED:
         detail = refund.failure_reason or "Stripe did not refund this charge."
     return _item_record(batch, item, status=status, detail=detail, refund=refund)
