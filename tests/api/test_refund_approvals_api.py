@@ -6,7 +6,9 @@ import json
 import pytest
 
 from api_calls import assert_error, post
+from flexbill.accounts.models import Organization
 from flexbill.accounts.permissions import Permission
+from flexbill.accounts.services import custom_role_create
 from flexbill.audit.models import AuditEvent
 from flexbill.billing.models import Charge, Refund
 from flexbill.stripe_gateway.client import REFUND_REFERENCE_KEY, gateway_for
@@ -121,6 +123,26 @@ def test_while_approvals_are_on_no_change_of_team_or_roles_leaves_fewer_than_two
     approver.refresh_from_db()  # nothing changed: the member, their role and its permissions stay as they were
     assert approver.has_permission(Permission.REFUNDS_APPROVE)
     assert AuditEvent.objects.count() == audit_rows
+
+
+def test_where_fewer_than_two_approvers_are_left_already_changes_that_take_none_away_still_pass(
+    org, owner, make_member, api_client
+):
+    """Approvals on with one approver left (someone was deactivated, say): the team can still be changed, and fixed."""
+    Organization.objects.filter(pk=org.pk).update(refund_approval_threshold=THRESHOLD)
+    viewer, helper = make_member(org, "member"), make_member(org, "member")
+    owner_client = api_client(owner)
+
+    assert (
+        patch(owner_client, f"/api/v1/members/{viewer.pk}", {"role": "custom:" + viewer_role(org)}).status_code == 200
+    )
+    assert owner_client.delete(f"/api/v1/members/{viewer.pk}").status_code == 204
+    assert patch(owner_client, f"/api/v1/members/{helper.pk}", {"role": "admin"}).status_code == 200  # a second one
+    assert_error(patch(owner_client, f"/api/v1/members/{helper.pk}", {"role": "member"}), 409, "approvers_missing")
+
+
+def viewer_role(org) -> str:
+    return custom_role_create(organization=org, name="Viewer", permissions=["billing.invoices.view"]).name
 
 
 def test_with_approvals_off_an_approver_may_be_demoted(org, owner, make_member, api_client):

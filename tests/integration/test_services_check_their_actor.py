@@ -213,6 +213,7 @@ NOT_A_MEMBER_ACTION = {
     "approval_valid_for": "pure",
     "rejection_reason": "pure",
     "approvers_count": "read",
+    "approvers_before_change": "read",
     "approvers_kept": "step of member_change_role, member_remove and role_update, which check their actor first",
     "approvals_url": "pure",
     "invitation_email_normalise": "pure",

@@ -79,17 +79,23 @@ def _clean(field: str, value):
     return value
 
 
-def approvers_kept(*, organization_id: int) -> None:
-    """Refuse (409 approvers_missing) a change of roles or members that leaves an organization whose refunds need
-    approval with fewer than MIN_APPROVERS members who may approve: refunds waiting for a second person would wait
-    for nobody. Call inside the change's transaction, under the organization's lock, after making the change:
-    raising undoes it."""
+def approvers_before_change(*, organization_id: int) -> int | None:
+    """How many members may approve refunds before a change of roles or members (None while approvals are off), for
+    approvers_kept after it. Call under the organization's lock."""
     organization = Organization.objects.only("pk", "refund_approval_threshold").get(pk=organization_id)
-    if organization.refund_approval_threshold is None:
+    return None if organization.refund_approval_threshold is None else approvers_count(organization)
+
+
+def approvers_kept(*, organization_id: int, before: int | None) -> None:
+    """Refuse (409 approvers_missing) a change that takes an organization whose refunds need approval below
+    MIN_APPROVERS members who may approve: refunds waiting for a second person would wait for nobody. A change that
+    takes none away (or adds one) passes, even where fewer are left already. Call inside the change's transaction,
+    after making it: raising undoes it."""
+    if before is None:
         return
-    approvers = approvers_count(organization)
-    if approvers < MIN_APPROVERS:
-        raise Conflict(approvers_kept_detail(approvers), code="approvers_missing")
+    after = approvers_count(Organization(pk=organization_id))
+    if after < MIN_APPROVERS and after < before:
+        raise Conflict(approvers_kept_detail(after), code="approvers_missing")
 
 
 def approvers_count(organization: Organization) -> int:

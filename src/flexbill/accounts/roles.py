@@ -14,7 +14,7 @@ from .api_callers import access_changed
 from .models import CustomRole, Membership, Organization
 from .names import name_clean
 from .permissions import Permission
-from .preferences import approvers_kept
+from .preferences import approvers_before_change, approvers_kept
 from .selectors import role_holders
 
 NAME_MAX = 100
@@ -122,6 +122,7 @@ def role_update(
     try:
         with transaction.atomic():
             Organization.objects.select_for_update().filter(pk=acting.organization_id).first()
+            approvers = approvers_before_change(organization_id=acting.organization_id)
             role = (
                 CustomRole.objects.select_for_update()
                 .filter(organization_id=acting.organization_id, pk=role.pk)
@@ -139,7 +140,7 @@ def role_update(
                 role.permissions = new_permissions
             role.save(update_fields=["name", "permissions"])
             access_changed(organization_id=acting.organization_id)
-            approvers_kept(organization_id=acting.organization_id)
+            approvers_kept(organization_id=acting.organization_id, before=approvers)
             if _state(role) != before:
                 audit_record(
                     organization_id=acting.organization_id,

@@ -25,7 +25,7 @@ from .acting import acting_member
 from .api_callers import access_changed
 from .models import CustomRole, Membership, MembershipStatus, Organization
 from .permissions import Permission, Role
-from .preferences import approvers_kept
+from .preferences import approvers_before_change, approvers_kept
 from .sign_in.identity import MAX_IDENTITY_LENGTH, sign_in_identity
 from .web_sessions import user_sessions_end
 
@@ -258,6 +258,7 @@ def member_change_role(*, actor: Actor, member: Membership, role: str) -> Member
     with transaction.atomic():
         _lock(acting.organization)
         acting = _fresh_acting(acting)
+        approvers = approvers_before_change(organization_id=acting.organization_id)
         member = _locked_member(acting, member.pk)
         _require_grant(acting, member.role, member.custom_role)  # may they touch this member at all?
         _require_grant(acting, role_name, custom_role)
@@ -269,7 +270,7 @@ def member_change_role(*, actor: Actor, member: Membership, role: str) -> Member
         member.role, member.custom_role = role_name, custom_role
         member.save(update_fields=["role", "custom_role"])
         access_changed(organization_id=acting.organization_id)
-        approvers_kept(organization_id=acting.organization_id)
+        approvers_kept(organization_id=acting.organization_id, before=approvers)
         audit_record(
             organization_id=acting.organization_id,
             actor=Actor.for_user(acting.user),
@@ -289,6 +290,7 @@ def member_remove(*, actor: Actor, member: Membership) -> None:
     with transaction.atomic():
         _lock(acting.organization)
         acting = _fresh_acting(acting)
+        approvers = approvers_before_change(organization_id=acting.organization_id)
         member = _locked_member(acting, member.pk)
         _require_grant(acting, member.role, member.custom_role)
         if member.is_active and rules.leaves_no_owner(
@@ -310,6 +312,6 @@ def member_remove(*, actor: Actor, member: Membership) -> None:
         user = member.user
         member.delete()
         access_changed(organization_id=acting.organization_id)
-        approvers_kept(organization_id=acting.organization_id)
+        approvers_kept(organization_id=acting.organization_id, before=approvers)
         if before["status"] == MembershipStatus.ACTIVE:
             user_sessions_end(user=user)
