@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flexbill.accounts.sign_in import rules
-from flexbill.accounts.sign_in.client_address import client_address_from
+from flexbill.accounts.sign_in.client_address import client_address_from, counted_address
 from flexbill.accounts.sign_in.identity import sign_in_identity
 
 pytestmark = pytest.mark.nostripe
@@ -63,6 +63,22 @@ def test_client_address_trusts_x_forwarded_for_only_as_far_as_configured_proxies
 def test_client_address_of_any_header_is_an_address_or_remote_addr(header, remote, proxies):
     address = client_address_from({"REMOTE_ADDR": remote, "HTTP_X_FORWARDED_FOR": header}, proxies)
     assert address == remote or ipaddress.ip_address(address)
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:1", "2001:db8:1:2::/64"),  # any address of one /64 counts as the /64
+        ("2001:DB8:1:2::ffff", "2001:db8:1:2::/64"),  # every spelling of it too
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),  # the next /64 is someone else
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # an IPv4 address written as IPv6 is that IPv4 address
+        ("fe80::1%eth0", "fe80::/64"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_an_ipv6_client_is_counted_by_its_64_network_and_an_ipv4_one_by_its_address(address, counted_as):
+    assert counted_address(address) == counted_as
 
 
 def test_account_delay_is_free_at_first_then_doubles_up_to_the_cap():

@@ -52,6 +52,13 @@ def test_one_address_asking_too_often_is_told_to_wait_whatever_e_mails_it_names(
     assert len(mail.outbox) == 1
 
 
+def test_one_ipv6_64_counts_as_one_address(owner):
+    for n in range(ADDRESS_LIMIT):
+        assert ask_reset(f"nobody{n}@example.com", address=f"2001:db8:5:5::{n + 1:x}").status_code == 302
+
+    assert ask_reset(owner.user.email, address="2001:db8:5:5:abcd::9").status_code == 429
+
+
 def test_unknown_and_known_addresses_get_the_same_answer_past_the_limit(owner):
     for n in range(ACCOUNT_LIMIT + 1):
         known = ask_reset(owner.user.email, address=f"198.51.100.{n}")

@@ -130,6 +130,14 @@ def test_forging_x_forwarded_for_does_not_escape_the_limit_without_a_trusted_pro
     assert is_throttled(sign_in(client, owner_email, PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.200"))
 
 
+def test_rotating_through_the_addresses_of_one_ipv6_64_buys_no_extra_tries(owner_email):
+    for n in range(rules.ADDRESS_FAILURE_LIMIT):
+        sign_in(from_address(f"2001:db8:7:7::{n + 1:x}"), owner_email, "wrong password")
+
+    assert is_throttled(sign_in(from_address("2001:db8:7:7:ffff::1"), owner_email, PASSWORD))
+    assert is_signed_in(sign_in(from_address("2001:db8:7:8::1"), owner_email, PASSWORD))  # the next /64
+
+
 def test_an_attack_from_one_address_does_not_lock_out_the_owner_at_another(owner_email):
     attacker = from_address("203.0.113.66")
     for _ in range(rules.ADDRESS_FAILURE_LIMIT + 3):

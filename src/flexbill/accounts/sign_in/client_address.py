@@ -1,4 +1,5 @@
-"""The client address a sign-in is counted under, as the configured proxies report it."""
+"""The client address a sign-in (or a password-reset request) is counted under, as the configured proxies report
+it: an IPv4 address as it is, an IPv6 address by its /64 network."""
 
 import ipaddress
 
@@ -6,6 +7,9 @@ from django.conf import settings
 
 MAX_ADDRESS_LENGTH = 64
 UNKNOWN_ADDRESS = "unknown"
+# One subscriber or host is usually given a whole /64 and can use any address in it: counted one by one, its
+# addresses would give it 2**64 times the tries.
+IPV6_COUNTED_PREFIX = 64
 
 
 def client_address_from(meta, trusted_proxy_count: int) -> str:
@@ -27,7 +31,21 @@ def client_address_from(meta, trusted_proxy_count: int) -> str:
         return remote
 
 
+def counted_address(address: str) -> str:
+    """What an address is counted under: an IPv6 address by its /64 network ("2001:db8:1:2::/64"), an IPv6 address
+    embedding an IPv4 one ("::ffff:203.0.113.7") as that IPv4 address, anything else as it is."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return parsed.compressed
+    if parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped.compressed
+    return ipaddress.ip_network(f"{parsed}/{IPV6_COUNTED_PREFIX}", strict=False).compressed
+
+
 def client_address(request) -> str:
     if request is None:
         return UNKNOWN_ADDRESS
-    return client_address_from(request.META, settings.FLEXBILL_TRUSTED_PROXY_COUNT)
+    return counted_address(client_address_from(request.META, settings.FLEXBILL_TRUSTED_PROXY_COUNT))
