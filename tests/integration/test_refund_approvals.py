@@ -168,7 +168,7 @@ def test_two_demotions_at_once_never_leave_fewer_than_two_approvers(org, owner, 
 
     refused = [r for r in results if isinstance(r, Conflict)]
     assert len(refused) == 1 and refused[0].code == "approvers_missing", results
-    assert approvers_count(fresh(org)) == 2
+    assert approvers_count(organization_id=org.pk) == 2
 
 
 # Marking the charge refunded -----------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def organization_preferences_update(*, actor: Actor, **changes) -> Organization:
         if not changed:
             return organization
         if changed.get("refund_approval_threshold") is not None:
-            approvers = approvers_count(organization)
+            approvers = approvers_count(organization_id=organization.pk)
             if approvers < MIN_APPROVERS:
                 raise Conflict(approvers_missing_detail(approvers), code="approvers_missing")
         before = {field: getattr(organization, field) for field in changed}
@@ -83,7 +83,7 @@ def approvers_before_change(*, organization_id: int) -> int | None:
     """How many members may approve refunds before a change of roles or members (None while approvals are off), for
     approvers_kept after it. Call under the organization's lock."""
     organization = Organization.objects.only("pk", "refund_approval_threshold").get(pk=organization_id)
-    return None if organization.refund_approval_threshold is None else approvers_count(organization)
+    return None if organization.refund_approval_threshold is None else approvers_count(organization_id=organization_id)
 
 
 def approvers_kept(*, organization_id: int, before: int | None) -> None:
@@ -93,14 +93,13 @@ def approvers_kept(*, organization_id: int, before: int | None) -> None:
     after making it: raising undoes it."""
     if before is None:
         return
-    after = approvers_count(Organization(pk=organization_id))
+    after = approvers_count(organization_id=organization_id)
     if after < MIN_APPROVERS and after < before:
         raise Conflict(approvers_kept_detail(after), code="approvers_missing")
 
 
-def approvers_count(organization: Organization) -> int:
+def approvers_count(*, organization_id: int) -> int:
     """Active members who may approve refunds (invitations not yet accepted hold no permission)."""
-    memberships = Membership.objects.filter(organization=organization, status=MembershipStatus.ACTIVE).select_related(
-        "custom_role"
-    )
+    active = Membership.objects.filter(organization_id=organization_id, status=MembershipStatus.ACTIVE)
+    memberships = active.select_related("custom_role")
     return sum(1 for m in memberships if m.has_permission(Permission.REFUNDS_APPROVE))
