@@ -8,12 +8,12 @@ or send mail without end.
   account, a link is on its way"), so it does not tell whether the account exists."""
 
 import logging
-import math
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 
 from .action_limits import action_reserve
+from .sign_in.rules import wait_phrase
 
 log = logging.getLogger("flexbill.accounts.password_resets")
 
@@ -25,9 +25,8 @@ ACCOUNT_WINDOW = timedelta(hours=1)
 
 class PasswordResetThrottled(ValidationError):
     def __init__(self, wait: timedelta):
-        minutes = max(1, math.ceil(wait.total_seconds() / 60))
-        when = f"{minutes} minute{'s' if minutes != 1 else ''}"
-        super().__init__(f"Too many password-reset requests from here. Try again in {when}.", code="throttled")
+        message = f"Too many password-reset requests from here. Try again in {wait_phrase(wait)}."
+        super().__init__(message, code="throttled")
 
 
 def password_reset_reserve(*, identity: str, address: str, now: datetime) -> bool:

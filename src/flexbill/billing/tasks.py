@@ -13,7 +13,6 @@ from django_tasks_db.backend import DatabaseBackend
 
 from flexbill.accounts.models import Organization
 
-from .services.inbox import rejected_deliveries_prune
 from .services.inbox_apply import inbox_apply_pending, ready_events
 from .services.reconcile import reconcile_organization
 
@@ -67,7 +66,7 @@ def reconcile_organization_task(organization_id: int) -> dict:
 
 def enqueue_reconcile_all(*, interval: float | None = None) -> int:
     """Queue the reconcile of every organization with sync on and a Stripe key whose turn has come, and return how
-    many were queued; also the moment to drop rejected webhook deliveries past retention.
+    many were queued.
 
     Every worker calls this each interval (seconds; FLEXBILL_RECONCILE_INTERVAL unless given). An organization's
     turn is taken by one conditional UPDATE moving its reconcile_due_at an interval forward: of workers looking at
@@ -75,7 +74,6 @@ def enqueue_reconcile_all(*, interval: float | None = None) -> int:
     many workers run. The turn and the queued task are one transaction: a task that could not be queued gives the
     turn back.
     """
-    rejected_deliveries_prune()
     now = timezone.now()
     next_due = now + timedelta(seconds=settings.FLEXBILL_RECONCILE_INTERVAL if interval is None else interval)
     due = Q(reconcile_due_at__isnull=True) | Q(reconcile_due_at__lte=now)

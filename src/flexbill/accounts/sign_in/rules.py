@@ -25,11 +25,14 @@ def account_delay(failures: int) -> timedelta:
     return min(timedelta(seconds=2**exponent), ACCOUNT_MAX_DELAY)
 
 
-def throttled_message(wait: timedelta) -> str:
+def wait_phrase(wait: timedelta) -> str:
+    """How long to wait, as people read it: whole seconds under a minute, else whole minutes, rounded up."""
     seconds = max(1, math.ceil(wait.total_seconds()))
     if seconds < 60:
-        when = f"{seconds} second{'s' if seconds != 1 else ''}"
-    else:
-        minutes = math.ceil(seconds / 60)
-        when = f"{minutes} minute{'s' if minutes != 1 else ''}"
-    return f"Too many failed sign-in attempts. Try again in {when}."
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def throttled_message(wait: timedelta) -> str:
+    return f"Too many failed sign-in attempts. Try again in {wait_phrase(wait)}."
